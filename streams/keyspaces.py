@@ -1,0 +1,111 @@
+"""Key spaces (主体键空间): which topics and rule modules share one correlation key.
+
+Faust has no working stream joins, so correlation is per key: every topic consumed in a key
+space is keyed by that space's subject (enterprise USCC, case id, agency code) at intake or
+by the case worker's forward, so no extra repartition hop is needed. This module is pure:
+the Faust agents in streams/app.py only decode, call `dispatch`, send and store.
+"""
+from __future__ import annotations
+
+import copy
+import importlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import ModuleType
+
+from .rules.base import Fact, RuleConfig, Tick, parse_time
+
+log = logging.getLogger("zhongshu.streams")
+
+KIND_OF_TOPIC = {
+    "hotline.workorders": "workorder",
+    "enforcement.inspections": "inspection",
+    "enforcement.cases": "case",
+    "credit.events": "credit",
+    "justice.transfers": "transfer",
+    "hub.facts-by-enterprise": "case",
+    "hub.facts-by-agency": "case",
+}
+
+
+@dataclass
+class KeySpace:
+    name: str
+    topics: tuple[str, ...]
+    module_names: tuple[str, ...]
+    modules: list[ModuleType] = field(default_factory=list)
+
+    def load(self) -> "KeySpace":
+        self.modules = []
+        for name in self.module_names:
+            try:
+                self.modules.append(importlib.import_module(f"streams.rules.{name}"))
+            except ModuleNotFoundError as exc:
+                if exc.name != f"streams.rules.{name}":
+                    raise
+                log.warning("rule module %s not present; its codes are inactive", name)
+        return self
+
+
+ENTERPRISE = KeySpace(
+    "enterprise",
+    ("hotline.workorders", "enforcement.inspections", "credit.events", "hub.facts-by-enterprise"),
+    ("inspection", "hotline", "credit"),
+)
+CASE = KeySpace("case", ("enforcement.cases", "justice.transfers"), ("case", "transfer", "publicity"))
+AGENCY = KeySpace("agency", ("hub.facts-by-agency",), ("agency",))
+SPACES = (ENTERPRISE, CASE, AGENCY)
+
+
+@dataclass
+class Outputs:
+    leads: list[dict] = field(default_factory=list)
+    triggers: list[dict] = field(default_factory=list)
+
+    def add(self, items):
+        for item in items:
+            (self.triggers if "trigger_id" in item else self.leads).append(item)
+
+
+def _entry(module: ModuleType) -> str:
+    return module.__name__.rsplit(".", 1)[-1]
+
+
+def dispatch(space: KeySpace, state: dict, item: Fact | Tick, key: str, config: RuleConfig) -> tuple[dict, Outputs]:
+    """Run every module of the space that takes this item; returns the new combined state."""
+    out = Outputs()
+    new_state = dict(state)
+    for module in space.modules:
+        name = _entry(module)
+        if isinstance(item, Fact):
+            if item.kind not in module.INPUTS:
+                continue
+            mkey = module.key(item)
+            if mkey is None:
+                continue
+            if mkey != key:
+                log.warning("%s: %s keyed %r but the message key is %r; skipped", name, item.ce_id, mkey, key)
+                continue
+        else:
+            sub = state.get(name)
+            if not sub or not _due(sub, item.at):
+                continue
+        # deep copy: a rule may mutate nested lists, and Faust's memory store holds live objects
+        sub_state, outputs = module.evaluate(copy.deepcopy(state.get(name) or {}), item, config)
+        new_state[name] = sub_state
+        out.add(outputs)
+    return new_state, out
+
+
+def _due(sub_state: dict, at: datetime) -> bool:
+    """Ask a module on a tick only if its state has a deadline at or before the tick; the module
+    itself decides whether the deadline has passed (`_due` may be an instant or a date)."""
+    due = sub_state.get("_due")
+    if not due:
+        return False
+    if len(due) == 10:  # a bare date: its deadline instant is the end of that day
+        from .rules.base import end_of_day
+        from datetime import date
+        return end_of_day(date.fromisoformat(due)) < at
+    return parse_time(due) <= at

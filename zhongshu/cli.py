@@ -1,0 +1,286 @@
+"""`zhongshu` command line: up, topics, keys, clock, worker, projector, api."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from .config import Settings, load_settings
+
+RUNTIME_FILE = "runtime.json"
+
+
+def _settings(args) -> Settings:
+    overrides = {}
+    for name in ("broker", "database_url", "api_port", "kafka_port", "clock"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    settings = load_settings(getattr(args, "config", None), **overrides)
+    # commands run beside a running `zhongshu up` use the ports it chose
+    runtime = settings.home / RUNTIME_FILE
+    if runtime.exists() and not os.environ.get("ZHONGSHU_BROKER") and "broker" not in overrides:
+        info = json.loads(runtime.read_text())
+        if info.get("broker") and not settings.broker:
+            settings.broker = info["broker"]
+        if info.get("api_port") and "api_port" not in overrides and not os.environ.get("ZHONGSHU_API_PORT"):
+            settings.api_port = info["api_port"]
+    return settings
+
+
+# ---------------------------------------------------------------- small commands
+
+def cmd_topics_create(args) -> int:
+    from streams.topics import CATALOG, create_topics
+
+    s = _settings(args)
+    created = create_topics(s.bootstrap, s.partitions, s.kafka_client_kwargs())
+    print(f"{len(created)} topic(s) created, {len(CATALOG) - len(created)} already existed")
+    return 0
+
+
+def cmd_keys_create(args) -> int:
+    from sqlalchemy.orm import Session
+
+    from projections.auth import create_key
+    from projections.db import make_engine
+    from projections.schema import ensure_schema
+
+    s = _settings(args)
+    engine = make_engine(s.db_url)
+    ensure_schema(engine)
+    with Session(engine) as session, session.begin():
+        try:
+            key = create_key(session, args.role, args.region, args.label)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(key)
+    return 0
+
+
+def cmd_clock_tick(args) -> int:
+    from schemas.codec import Codec
+    from streams.clock import send_tick
+
+    s = _settings(args)
+    try:
+        n = send_tick(s.bootstrap, Codec(), args.at, s.kafka_client_kwargs())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"tick {args.at} appended to {n} partition(s) of hub.clock")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from streams.app import app
+
+    sys.argv = ["zhongshu-worker", "worker", "-l", args.loglevel]
+    app.main()
+    return 0
+
+
+def cmd_projector(args) -> int:
+    from projections.projector import main
+
+    main(_settings(args))
+    return 0
+
+
+def cmd_api(args) -> int:
+    import uvicorn
+
+    from projections.api import create_app
+
+    s = _settings(args)
+    uvicorn.run(create_app(s), host=args.host or s.api_host, port=args.port or s.api_port,
+                log_level=s.log_level.lower(), access_log=False)
+    return 0
+
+
+# ---------------------------------------------------------------- up
+
+class Child:
+    def __init__(self, name: str, argv: list[str], env: dict, log_dir: Path):
+        self.name, self.argv, self.env = name, argv, env
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        log.close()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 20):
+        if not self.alive():
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def cmd_up(args) -> int:
+    from projections.db import make_engine
+    from projections.schema import ensure_schema
+    from streams.topics import create_topics
+
+    s = _settings(args)
+    s.home.mkdir(parents=True, exist_ok=True)
+    (s.home / RUNTIME_FILE).unlink(missing_ok=True)
+    log_dir = s.home / "logs"
+    log_dir.mkdir(exist_ok=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    kafka = None
+    children: list[Child] = []
+    try:
+        if s.embedded_kafka:
+            from .localkafka import LocalKafka, ensure_kafka_jars
+
+            ensure_kafka_jars()
+            kafka = LocalKafka(s.home / "kafka", port=s.kafka_port)
+            kafka.format()
+            print(f"starting Kafka on {kafka.bootstrap} (data in {s.home / 'kafka'}) …", flush=True)
+            kafka.start()
+        create_topics(s.bootstrap, s.partitions, s.kafka_client_kwargs())
+        ensure_schema(make_engine(s.db_url))
+        s.secret_bytes()  # create the token secret once, before the children race for it
+        env = {**os.environ, **s.to_env(), "PYTHONUNBUFFERED": "1"}
+        exe = [sys.executable, "-m", "zhongshu.cli"]
+        children = [
+            Child("worker", exe + ["worker"], env, log_dir),
+            Child("projector", exe + ["projector"], env, log_dir),
+            Child("api", exe + ["api", "--port", str(s.api_port)], env, log_dir),
+        ]
+        for child in children:
+            child.start()
+        url = f"http://{s.api_host}:{s.api_port}"
+        deadline = time.monotonic() + 120
+        while not _healthy(url):
+            if stop.is_set() or time.monotonic() > deadline or not children[2].alive():
+                print(f"error: the API did not become healthy; see {children[2].log_path}", file=sys.stderr)
+                return 1
+            time.sleep(0.3)
+        (s.home / RUNTIME_FILE).write_text(json.dumps({"broker": s.bootstrap, "api_port": s.api_port,
+                                                       "pid": os.getpid(), "clock": s.clock}))
+        print(f"zhongshu is up (clock: {s.clock}; logs in {log_dir}); Ctrl-C stops it", flush=True)
+        print(url, flush=True)
+        ticker = _start_wall_ticker(s, stop) if s.clock == "wall" else None
+        while not stop.wait(1.0):
+            for child in children:
+                if not child.alive():
+                    child.restarts += 1
+                    print(f"{child.name} exited ({child.proc.returncode}); restarting (#{child.restarts})",
+                          file=sys.stderr, flush=True)
+                    child.start()
+        if ticker:
+            ticker.join(5)
+        return 0
+    finally:
+        print("stopping …", file=sys.stderr, flush=True)
+        for child in reversed(children):
+            child.stop()
+        if kafka is not None:
+            kafka.stop()
+        (s.home / RUNTIME_FILE).unlink(missing_ok=True)
+        print("stopped", file=sys.stderr, flush=True)
+
+
+def _start_wall_ticker(s: Settings, stop: threading.Event) -> threading.Thread:
+    """`--clock wall`: wall time is recorded as ticks, so a replay still sees the same times."""
+    from schemas.codec import Codec
+    from streams.clock import send_tick
+
+    codec = Codec()
+    china = timezone(timedelta(hours=8))
+
+    def run():
+        while not stop.is_set():
+            try:
+                send_tick(s.bootstrap, codec, datetime.now(china).isoformat(timespec="seconds"), s.kafka_client_kwargs())
+            except Exception as exc:  # a missed tick is made good by the next one
+                print(f"ticker: {exc}", file=sys.stderr, flush=True)
+            stop.wait(s.tick_interval)
+
+    t = threading.Thread(target=run, name="wall-ticker", daemon=True)
+    t.start()
+    return t
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zhongshu", description="执法监督数据中枢 — supervision hub")
+    p.add_argument("--config", help="config file (default ./zhongshu.toml or $ZHONGSHU_CONFIG)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start Kafka (embedded), topics, worker, projector and API")
+    up.add_argument("--clock", choices=("manual", "wall"))
+    up.add_argument("--api-port", type=int)
+    up.add_argument("--kafka-port", type=int)
+    up.add_argument("--broker", help="use this Kafka instead of the embedded one")
+    up.add_argument("--database-url")
+    up.set_defaults(func=cmd_up)
+
+    topics = sub.add_parser("topics", help="topic catalog").add_subparsers(dest="sub", required=True)
+    tc = topics.add_parser("create", help="create every topic idempotently")
+    tc.set_defaults(func=cmd_topics_create)
+
+    keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="sub", required=True)
+    kc = keys.add_parser("create", help="create a key and print it (shown once)")
+    kc.add_argument("--role", required=True, choices=("hotline", "credit", "enforcement", "justice", "supervisor", "admin"))
+    kc.add_argument("--region", help="6-digit region code the key is limited to")
+    kc.add_argument("--label")
+    kc.set_defaults(func=cmd_keys_create)
+
+    clock = sub.add_parser("clock", help="hub clock").add_subparsers(dest="sub", required=True)
+    ct = clock.add_parser("tick", help="append a tick")
+    ct.add_argument("--at", required=True, help="RFC 3339 time with offset, e.g. 2026-10-15T00:00:00+08:00")
+    ct.set_defaults(func=cmd_clock_tick)
+
+    w = sub.add_parser("worker", help="run one Faust stream worker")
+    w.add_argument("--loglevel", default="info")
+    w.set_defaults(func=cmd_worker)
+    sub.add_parser("projector", help="run the projector").set_defaults(func=cmd_projector)
+    a = sub.add_parser("api", help="run the HTTP API")
+    a.add_argument("--host")
+    a.add_argument("--port", type=int)
+    a.set_defaults(func=cmd_api)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
