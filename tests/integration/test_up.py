@@ -5,6 +5,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -26,7 +27,9 @@ def test_up_embedded_default_runs_everything_under_var_and_stops_cleanly(tmp_pat
         assert key.startswith("zs_")
         client = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
         assert client.get("/healthz").json() == {"status": "ok"}
-        ready = client.get("/readyz")
+        deadline = time.monotonic() + 60  # not ready while the broker's group coordinator starts
+        while (ready := client.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(1)
         assert ready.status_code == 200, ready.text
         tick = hub.cli("clock", "tick", "--at", "2026-05-07T00:00:00+08:00")
         assert "hub.clock" in tick.stdout
