@@ -10,8 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 
+import importlib
+
 from .hub import Hub
-from .routes import intake, ops, queries
+
+# Route modules in projections/routes/, each exposing `router`; optional ones may be absent.
+ROUTE_MODULES = ("intake", "ops", "queries", "leads", "indicators", "webhooks", "console")
 
 
 def create_app(settings) -> FastAPI:
@@ -27,8 +31,16 @@ def create_app(settings) -> FastAPI:
 
     app = FastAPI(title="zhongshu 执法监督数据中枢", version="0.1.0", lifespan=lifespan)
     app.state.hub = hub
-    for module in (intake, ops, queries):
+    for name in ROUTE_MODULES:
+        try:
+            module = importlib.import_module(f"projections.routes.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"projections.routes.{name}":
+                raise
+            continue
         app.include_router(module.router)
+        if hasattr(module, "on_startup"):
+            app.router.on_startup.append(module.on_startup)
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc: HTTPException):

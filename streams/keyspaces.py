@@ -51,7 +51,7 @@ class KeySpace:
 ENTERPRISE = KeySpace(
     "enterprise",
     ("hotline.workorders", "enforcement.inspections", "credit.events", "hub.facts-by-enterprise"),
-    ("inspection", "hotline", "credit"),
+    ("inspection", "hotline", "party", "credit"),
 )
 CASE = KeySpace("case", ("enforcement.cases", "justice.transfers"), ("case", "transfer", "publicity"))
 AGENCY = KeySpace("agency", ("hub.facts-by-agency",), ("agency",))

@@ -17,6 +17,21 @@ from .config import Settings, load_settings
 
 RUNTIME_FILE = "runtime.json"
 
+# Modules that add subcommands: each has `register(subparsers, settings_loader)`, and may have
+# UP_CHILDREN = [(name, [zhongshu args…])] for processes `zhongshu up` supervises.
+PLUGINS = ("projections.cli", "connectors.cli", "connectors.webhooks", "zhongshu.demo")
+
+
+def _plugins():
+    import importlib
+
+    for name in PLUGINS:
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
 
 def _settings(args) -> Settings:
     overrides = {}
@@ -180,6 +195,9 @@ def cmd_up(args) -> int:
             Child("projector", exe + ["projector"], env, log_dir),
             Child("api", exe + ["api", "--port", str(s.api_port)], env, log_dir),
         ]
+        for plugin in _plugins():
+            for name, argv in getattr(plugin, "UP_CHILDREN", ()):
+                children.append(Child(name, exe + list(argv), env, log_dir))
         for child in children:
             child.start()
         url = f"http://{s.api_host}:{s.api_port}"
@@ -274,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--host")
     a.add_argument("--port", type=int)
     a.set_defaults(func=cmd_api)
+    for plugin in _plugins():
+        plugin.register(sub, _settings)
     return p
 
 
