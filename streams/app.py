@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import faust
 
-from schemas.codec import TOPIC_SCHEMAS, Codec, DecodeError, cloudevent_headers, header_dict
+from schemas.codec import CE_TYPES, TOPIC_SCHEMAS, Codec, DecodeError, cloudevent_headers, header_dict
 from zhongshu.config import load_settings
 
 from .keyspaces import AGENCY, CASE, ENTERPRISE, KIND_OF_TOPIC, KeySpace, dispatch
@@ -99,35 +99,123 @@ async def emit(outputs, source_msg) -> None:
     for lead in outputs.leads:
         await leads_topic.send(key=lead["lead_id"].encode(), value=codec.encode("Lead", lead),
                                headers=cloudevent_headers(ce_id=lead["lead_id"] + "@" + str(source_msg.offset),
-                                                          source="/zhongshu/streams", type="cn.gov.zhongshu.lead",
+                                                          source="/zhongshu/streams", type=CE_TYPES["supervision.leads"],
                                                           time=lead["detected_at"], subject=lead["lead_id"]))
     for trig in outputs.triggers:
         await triggers_topic.send(key=trig["uscc"].encode(), value=codec.encode("CreditTrigger", trig),
                                   headers=cloudevent_headers(ce_id=trig["trigger_id"], source="/zhongshu/streams",
-                                                             type="cn.gov.zhongshu.credit.trigger",
+                                                             type=CE_TYPES["credit.repair-triggers"],
                                                              time=trig["detected_at"], subject=trig["uscc"]))
+
+
+TICKS_KEY = "__ticks__{}"  # table key holding the ticks of one partition not yet applied
+
+
+def _is_tick_key(key: str) -> bool:
+    return key.startswith("__ticks__")
+
+
+class TickGate:
+    """Apply a tick only once this key space has read its input partitions up to the tick's
+    append time (or to their end). Faust reads topics side by side, not in time order: on a
+    replay the small hub.clock would otherwise run far ahead of the events it followed, and
+    deadlines would fire on facts not yet read.
+
+    Keys are co-partitioned, so the tick on hub.clock partition p judges only keys whose facts
+    arrive on partition p of the space's topics: only those partitions gate it, and it is
+    released while handling a partition-p message, so table writes stay in changelog
+    partition p. Pending ticks live in the table: a crash before release loses none."""
+
+    def __init__(self, space: KeySpace):
+        self.space = space
+        self.read: dict = {}  # TP -> (offset, timestamp ms) of the last event handled
+
+    def saw(self, msg) -> None:
+        self.read[msg.tp] = (msg.offset, msg.timestamp)
+
+    def ready(self, partition: int, ts: int) -> bool:
+        consumer = app.consumer
+        for tp in consumer.assignment():
+            if tp.partition != partition or tp.topic not in self.space.topics:
+                continue
+            last = self.read.get(tp)
+            if last is not None and last[1] >= ts:
+                continue
+            highwater = consumer.highwater(tp)
+            if highwater is None:  # one broker answers every partition in one fetch: rare, transient
+                continue
+            # Faust pitfall: there is no public "processed offset"; committed is the safe lower bound
+            done = last[0] + 1 if last is not None else (consumer._committed_offset.get(tp) or 0)
+            if done < highwater:
+                return False
+        return True
+
+
+GATES = {space.name: TickGate(space) for space in (ENTERPRISE, CASE, AGENCY)}
 
 
 async def handle(space: KeySpace, event) -> None:
     """Decode → rules → outputs → table: the whole body of every key-space agent."""
     msg = event.message
-    table = TABLES[space.name]
     if msg.topic == "hub.clock":
-        try:
-            _, tick = codec.decode(msg.value)
-            at = parse_time(tick["at"])
-        except (DecodeError, KeyError, ValueError) as exc:
-            await dead_letter(msg, f"bad clock tick: {exc}", f"{space.name}-agent")
-            return
-        config = current_config()
-        for key, state in list(table.items()):
-            if state.get("_p") != msg.partition:
-                continue
-            new_state, outputs = dispatch(space, state, Tick(at), key, config)
-            if new_state != state:
-                table[key] = new_state
-            await emit(outputs, msg)
+        await receive_tick(space, msg)
+    else:
+        await handle_fact(space, msg)
+        GATES[space.name].saw(msg)
+    await release_ticks(space, msg)
+
+
+async def receive_tick(space: KeySpace, msg) -> None:
+    try:
+        _, tick = codec.decode(msg.value)
+        at = parse_time(tick["at"]).isoformat()
+    except (DecodeError, KeyError, ValueError) as exc:
+        await dead_letter(msg, f"bad clock tick: {exc}", f"{space.name}-agent")
         return
+    table = TABLES[space.name]
+    key = TICKS_KEY.format(msg.partition)
+    held = table.get(key) or {}
+    table[key] = {"_p": msg.partition, "pending": [*held.get("pending", []), [msg.timestamp, at]]}
+
+
+async def release_ticks(space: KeySpace, msg) -> None:
+    table = TABLES[space.name]
+    key = TICKS_KEY.format(msg.partition)
+    held = table.get(key)
+    if not held or not held.get("pending"):
+        return
+    pending = list(held["pending"])
+    gate = GATES[space.name]
+    while pending and gate.ready(msg.partition, pending[0][0]):
+        _, at = pending.pop(0)
+        await apply_tick(space, msg.partition, parse_time(at), msg)
+    if len(pending) != len(held["pending"]):
+        table[key] = {"_p": msg.partition, "pending": pending}
+
+
+async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
+    table = TABLES[space.name]
+    config = current_config()
+    failures: dict[str, str] = {}
+    for key, state in list(table.items()):
+        if _is_tick_key(key) or state.get("_p") != partition:
+            continue
+        try:
+            new_state, outputs = dispatch(space, state, Tick(at), key, config)
+        except Exception as exc:  # e.g. CalendarYearNotCovered: loud, but the other keys go on
+            failures.setdefault(type(exc).__name__, f"{key}: {exc}")
+            continue
+        if new_state != state:
+            table[key] = new_state
+        await emit(outputs, msg)
+    for name, example in failures.items():
+        log.error("tick %s on %s: %s (%s)", at.isoformat(), space.name, name, example)
+        await dead_letter(msg, f"tick {at.isoformat()} failed for some {space.name} keys: {name}: {example}",
+                          f"{space.name}-tick")
+
+
+async def handle_fact(space: KeySpace, msg) -> None:
+    table = TABLES[space.name]
     try:
         name, value = codec.decode(msg.value)
         if name != TOPIC_SCHEMAS[msg.topic]:
@@ -136,7 +224,10 @@ async def handle(space: KeySpace, event) -> None:
         await dead_letter(msg, str(exc), f"{space.name}-agent")
         return
     key = (msg.key or b"").decode()
-    state = table[key]
+    if not key or _is_tick_key(key):
+        await dead_letter(msg, f"record key {key!r} is not a subject id", f"{space.name}-agent")
+        return
+    state = table[key] or {}
     fact = _fact(msg, value)
     if space is CASE and msg.topic == "enforcement.cases":
         state = _remember_filing(state, value)

@@ -65,13 +65,17 @@ def pg_server(tmp_path_factory):
         return
     from zhongshu.localpg import LocalPostgres
 
-    pg = LocalPostgres(Path(f"/tmp/zhongshu-test-pg-{os.getpid()}"), port=free_port())
+    import shutil
+
+    data = Path(f"/tmp/zhongshu-test-pg-{os.getpid()}")
+    pg = LocalPostgres(data, port=free_port())
     pg.init()
     pg.start()
     try:
         yield pg
     finally:
         pg.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture
