@@ -884,3 +884,56 @@ __all__ = [
     "RECORD_KINDS", "RECORD_NAMES", "REFERENCE_KINDS", "TIME_EXPECTED", "DATE_EXPECTED", "MONEY_EXPECTED",
     "parse_rfc3339", "event_time", "shown",
 ]
+
+
+# ---------------------------------------------------------------- records that bypassed intake
+
+_TIME_FIELDS = {"at", "occurred_at", "received_at", "due_at", "started_at", "rectification_due", "filed_at",
+                "decided_at", "reviewed_at", "approved_at", "published_at"}
+_USCC_FIELDS = {"uscc", "agency_code", "about_agency_code"}
+
+
+def check_decoded(record_name: str, value: dict) -> list[Problem]:
+    """Checks for a record that a producer wrote straight onto an ingress topic: Avro already
+    fixed its shape, so what is left is what Avro cannot say — check characters, region codes,
+    offsets on times, and complainant fields that must hold tokens, never clear values."""
+    from .privacy import TOKEN_RE
+    from .uscc import InvalidUSCC, validate_uscc
+
+    problems: list[Problem] = []
+
+    def walk(node, path: str):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                p = f"{path}.{k}" if path else k
+                if v is None:
+                    continue
+                if k in _USCC_FIELDS or (k == "uscc"):
+                    try:
+                        validate_uscc(v)
+                    except InvalidUSCC as exc:
+                        problems.append(Problem(p, v, f"统一社会信用代码 per GB 32100 ({exc.reason})"))
+                elif k == "region_code":
+                    if not (isinstance(v, str) and len(v) == 6 and v.isdigit()):
+                        problems.append(Problem(p, v, "6-digit 行政区划代码"))
+                elif k in _TIME_FIELDS and isinstance(v, str):
+                    Time()(_Ctx(problems), p, v)
+                elif k in ("name_token", "phone_token", "id_token"):
+                    if not (isinstance(v, str) and TOKEN_RE.match(v)):
+                        problems.append(Problem(p, "<withheld>", "a complainant token (tk_ + 32 hex) — never a clear value"))
+                else:
+                    walk(v, p)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}[{i}]")
+
+    walk(value, "")
+    return problems
+
+
+class _Ctx:
+    def __init__(self, problems):
+        self.problems = problems
+
+    def add(self, path, value, expected):
+        self.problems.append(Problem(path, value, expected))

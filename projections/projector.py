@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from schemas.codec import Codec, DecodeError, header_dict
-from streams.topics import DERIVED_TOPICS
+from connectors.validation import check_decoded
+from streams.topics import DERIVED_TOPICS, INGRESS_TOPICS
 
 from .models import ClockState, CreditTrigger, Lead, LeadHistory, ProjectorOffset, WorkOrder
 from .schema import ensure_schema
@@ -163,10 +164,14 @@ class Projector:
             for msg in records:
                 positions[(msg.topic, msg.partition)] = msg.offset + 1
                 try:
-                    _, value = self.codec.decode(msg.value)
+                    name, value = self.codec.decode(msg.value)
                 except DecodeError as exc:
                     # ingress poison is dead-lettered by the workers; the projector skips and says so
                     log.error("skipping undecodable %s/%s/%s: %s", msg.topic, msg.partition, msg.offset, exc)
+                    continue
+                if msg.topic in INGRESS_TOPICS and check_decoded(name, value):
+                    # the same check the workers apply before dead-lettering: skip what they parked
+                    log.error("skipping invalid %s/%s/%s (dead-lettered by the workers)", msg.topic, msg.partition, msg.offset)
                     continue
                 HANDLERS[msg.topic](s, value, msg)
                 s.flush()

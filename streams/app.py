@@ -13,13 +13,14 @@ from datetime import datetime, timezone
 
 import faust
 
+from connectors.validation import check_decoded
 from schemas.codec import CE_TYPES, TOPIC_SCHEMAS, Codec, DecodeError, cloudevent_headers, header_dict
 from zhongshu.config import load_settings
 
 from .keyspaces import AGENCY, CASE, ENTERPRISE, KIND_OF_TOPIC, KeySpace, dispatch
 from .rules.base import Fact, RuleConfig, Tick, parse_time
 from .rules.config import load_thresholds
-from .topics import REFERENCE_TOPICS
+from .topics import INGRESS_TOPICS, REFERENCE_TOPICS
 
 log = logging.getLogger("zhongshu.streams")
 
@@ -223,6 +224,11 @@ async def handle_fact(space: KeySpace, msg) -> None:
     except DecodeError as exc:
         await dead_letter(msg, str(exc), f"{space.name}-agent")
         return
+    if msg.topic in INGRESS_TOPICS:  # a producer may have written straight to Kafka, past intake
+        problems = check_decoded(name, value)
+        if problems:
+            await dead_letter(msg, "invalid record: " + "; ".join(str(p) for p in problems), f"{space.name}-agent")
+            return
     key = (msg.key or b"").decode()
     if not key or _is_tick_key(key):
         await dead_letter(msg, f"record key {key!r} is not a subject id", f"{space.name}-agent")
