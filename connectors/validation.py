@@ -917,7 +917,7 @@ def check_decoded(record_name: str, value: dict) -> list[Problem]:
                     if not (isinstance(v, str) and len(v) == 6 and v.isdigit()):
                         problems.append(Problem(p, v, "6-digit 行政区划代码"))
                 elif k in _TIME_FIELDS and isinstance(v, str):
-                    Time()(_Ctx(problems), p, v)
+                    Time()(_ProblemSink(problems), p, v)
                 elif k in ("name_token", "phone_token", "id_token"):
                     if not (isinstance(v, str) and TOKEN_RE.match(v)):
                         problems.append(Problem(p, "<withheld>", "a complainant token (tk_ + 32 hex) — never a clear value"))
@@ -931,7 +931,7 @@ def check_decoded(record_name: str, value: dict) -> list[Problem]:
     return problems
 
 
-class _Ctx:
+class _ProblemSink:
     def __init__(self, problems):
         self.problems = problems
 

@@ -51,9 +51,9 @@ class KeySpace:
 ENTERPRISE = KeySpace(
     "enterprise",
     ("hotline.workorders", "enforcement.inspections", "credit.events", "hub.facts-by-enterprise"),
-    ("inspection", "hotline", "party", "credit"),
+    ("inspection", "hotline", "party", "publicity", "credit"),
 )
-CASE = KeySpace("case", ("enforcement.cases", "justice.transfers"), ("case", "transfer", "publicity"))
+CASE = KeySpace("case", ("enforcement.cases", "justice.transfers"), ("case", "transfer"))
 AGENCY = KeySpace("agency", ("hub.facts-by-agency",), ("agency",))
 SPACES = (ENTERPRISE, CASE, AGENCY)
 
