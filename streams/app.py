@@ -109,6 +109,7 @@ async def emit(outputs, source_msg) -> None:
                                                              time=trig["detected_at"], subject=trig["uscc"]))
 
 
+RECORD_OF_TOPIC = {**TOPIC_SCHEMAS, "hub.facts-by-enterprise": "CaseEvent", "hub.facts-by-agency": "CaseEvent"}
 TICKS_KEY = "__ticks__{}"  # table key holding the ticks of one partition not yet applied
 
 
@@ -219,8 +220,8 @@ async def handle_fact(space: KeySpace, msg) -> None:
     table = TABLES[space.name]
     try:
         name, value = codec.decode(msg.value)
-        if name != TOPIC_SCHEMAS[msg.topic]:
-            raise DecodeError(f"record {name} on topic {msg.topic}, expected {TOPIC_SCHEMAS[msg.topic]}")
+        if name != RECORD_OF_TOPIC[msg.topic]:
+            raise DecodeError(f"record {name} on topic {msg.topic}, expected {RECORD_OF_TOPIC[msg.topic]}")
     except DecodeError as exc:
         await dead_letter(msg, str(exc), f"{space.name}-agent")
         return
@@ -280,7 +281,12 @@ def _space_agent(space: KeySpace):
 
     async def agent(stream):
         async for event in stream.events():
-            await handle(space, event)
+            try:
+                await handle(space, event)
+            except Exception as exc:  # never let one record crash the agent: park it and go on
+                log.exception("unexpected failure on %s/%s/%s", event.message.topic, event.message.partition,
+                              event.message.offset)
+                await dead_letter(event.message, f"worker error: {exc!r}", f"{space.name}-agent")
 
     agent.__name__ = f"{space.name}_agent"
     agent.__qualname__ = agent.__name__

@@ -98,7 +98,8 @@ def cmd_clock_tick(args) -> int:
 def cmd_worker(args) -> int:
     from streams.app import app
 
-    sys.argv = ["zhongshu-worker", "worker", "-l", args.loglevel]
+    # Faust's worker command turns its own web server back on unless told not to
+    sys.argv = ["zhongshu-worker", "worker", "-l", args.loglevel, "--without-web"]
     app.main()
     return 0
 
