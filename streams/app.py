@@ -56,7 +56,8 @@ triggers_topic = raw_topic("credit.repair-triggers")
 facts_by_enterprise = raw_topic("hub.facts-by-enterprise")
 facts_by_agency = raw_topic("hub.facts-by-agency")
 
-reference_table = app.Table("reference", default=None, partitions=1, key_type=str, value_type=None)
+# a GlobalTable: every worker holds every reference set, whichever worker read the topic
+reference_table = app.GlobalTable("reference", default=None, partitions=1, key_type=str, value_type=None)
 TABLES = {
     space.name: app.Table(f"{space.name}-state", default=dict, partitions=settings.partitions,
                           key_type=str)

@@ -108,6 +108,15 @@ def test_duplicate_inspections_and_a_missing_code_raise_leads_with_evidence(scen
     no_code = [l for l in leads(hub.staff, rule_code="INSP_NO_CODE", agency_code=agency)]
     assert len(no_code) == 1 and no_code[0]["evidence"][0]["ce_id"] == second["source_event_id"]
 
+    # reference data reached the worker: registered plan and officers raise nothing, an unknown officer does
+    assert leads(hub.staff, rule_code="INSP_NO_PLAN", agency_code=agency) == []
+    assert leads(hub.staff, rule_code="INSP_UNCERTIFIED", agency_code=agency) == []
+    stranger = inspection(enterprise, agency, "2026-07-01", officer_cert_nos=["浙执0001", "浙执9999"])
+    post(hub.enforcement, "/api/v1/intake/enforcement/inspections", [stranger])
+    hub.sync()
+    uncertified = leads(hub.staff, rule_code="INSP_UNCERTIFIED", agency_code=agency)
+    assert len(uncertified) == 1 and "浙执9999" in uncertified[0]["explanation"]
+
     # the same facts again (a re-sent batch) raise nothing new
     post(hub.enforcement, "/api/v1/intake/enforcement/inspections", [first, second])
     hub.sync()
