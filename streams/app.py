@@ -31,7 +31,8 @@ THRESHOLDS = load_thresholds()
 app = faust.App(
     settings.app_id,
     broker=[f"kafka://{b}" for b in settings.bootstrap.split(",")],
-    store="memory://",
+    store=settings.store,
+    table_standby_replicas=settings.standby_replicas,
     datadir=str(settings.home / "faust"),
     web_enabled=False,                   # the HTTP API is FastAPI's (projections/api.py)
     topic_partitions=settings.partitions,

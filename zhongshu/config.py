@@ -26,6 +26,8 @@ class Settings:
     tick_interval: float = 60.0              # seconds between wall-clock ticks
     token_secret: str = ""                   # HMAC key for complainant tokens; empty = generated into <home>/secret
     app_id: str = "zhongshu"                 # Faust app id = consumer group of the stream workers
+    store: str = "memory://"                 # Faust table store: memory:// or rocksdb:// (rocksdict, for large state)
+    standby_replicas: int = 1                # Faust standby copies of each table partition (faster fail-over)
     kafka_security_protocol: str = "PLAINTEXT"   # PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL
     kafka_sasl_mechanism: str = ""           # PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
     kafka_sasl_username: str = ""
