@@ -221,11 +221,30 @@ def _now() -> datetime:
 # ---------------------------------------------------------------- projector side
 
 def _rebuilding(session: Session) -> bool:
-    """A projection rebuild writes through a schema-translated engine into fresh side tables
-    (projections/schema.py); the outbox is not among them and the live projector, which keeps
-    running meanwhile, enqueues and acknowledges — so a rebuild does neither."""
-    bind = session.get_bind()
-    return bool(bind.get_execution_options().get("schema_translate_map"))
+    """A projection rebuild replays every trigger and receipt ever logged into fresh side tables
+    (projections/schema.py), flagged by `session.info["replay"]` or a schema-translated engine;
+    the outbox is not among those tables and the live projector, which keeps running
+    meanwhile, enqueues and acknowledges — so a rebuild does neither."""
+    if session.info.get("replay"):
+        return True
+    return bool(session.get_bind().get_execution_options().get("schema_translate_map"))
+
+
+def _insert_if_absent(session: Session, row: dict) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING, straight to the database: a trigger seen twice in one
+    projector batch (or by two projectors) cannot collide, whatever the session's autoflush."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(WebhookOutbox).values(**row).on_conflict_do_nothing(index_elements=["delivery_id"])
+    return session.execute(stmt).rowcount == 1
+
+
+def _outbox_row(sub_id: str, trigger: dict, body: str, now: datetime) -> dict:
+    return dict(delivery_id=delivery_id_for(sub_id, trigger["trigger_id"]), subscriber_id=sub_id,
+                trigger_id=trigger["trigger_id"], code=trigger["code"], uscc=trigger["uscc"], body=body,
+                state=PENDING, attempts=0, next_attempt_at=now, created_at=now)
 
 
 def enqueue_deliveries(session: Session, trigger: dict) -> int:
@@ -235,20 +254,11 @@ def enqueue_deliveries(session: Session, trigger: dict) -> int:
         return 0
     subs = session.execute(select(WebhookSubscriber).where(WebhookSubscriber.active.is_(True))
                            .order_by(WebhookSubscriber.subscriber_id)).scalars().all()
-    body, now, added = None, _now(), 0
-    for sub in subs:
-        if not subscriber_wants(sub, trigger):
-            continue
-        delivery_id = delivery_id_for(sub.subscriber_id, trigger["trigger_id"])
-        if session.get(WebhookOutbox, delivery_id) is not None:
-            continue
-        body = body or trigger_body(trigger)
-        session.add(WebhookOutbox(
-            delivery_id=delivery_id, subscriber_id=sub.subscriber_id, trigger_id=trigger["trigger_id"],
-            code=trigger["code"], uscc=trigger["uscc"], body=body, state=PENDING, attempts=0,
-            next_attempt_at=now, created_at=now))
-        added += 1
-    return added
+    wanted = [sub.subscriber_id for sub in subs if subscriber_wants(sub, trigger)]
+    if not wanted:
+        return 0
+    body, now = trigger_body(trigger), _now()
+    return sum(_insert_if_absent(session, _outbox_row(sid, trigger, body, now)) for sid in wanted)
 
 
 def acknowledge_receipt(session: Session, credit_event: dict) -> bool:
@@ -263,26 +273,32 @@ def acknowledge_receipt(session: Session, credit_event: dict) -> bool:
     if not trigger_id:
         log.warning("receipt %s has no details.trigger_id; ignored", sid)
         return False
-    query = select(WebhookOutbox).where(WebhookOutbox.trigger_id == str(trigger_id),
-                                        WebhookOutbox.state != ACKNOWLEDGED)
+    query = select(WebhookOutbox.delivery_id, WebhookOutbox.uscc).where(
+        WebhookOutbox.trigger_id == str(trigger_id), WebhookOutbox.state != ACKNOWLEDGED)
     if details.get("delivery_id"):
         query = query.where(WebhookOutbox.delivery_id == str(details["delivery_id"]))
     if details.get("subscriber_id"):
         query = query.where(WebhookOutbox.subscriber_id == str(details["subscriber_id"]))
-    rows = session.execute(query).scalars().all()
-    at = _time(credit_event.get("at")) or _now()
-    changed = False
-    for row in rows:
-        if uscc_region(row.uscc) and credit_event.get("uscc") != row.uscc:
-            log.warning("receipt %s names uscc %s but trigger %s is about %s; ignored",
-                        sid, credit_event.get("uscc"), trigger_id, row.uscc)
-            continue
-        row.state, row.acknowledged_at, row.receipt_event_id = ACKNOWLEDGED, at, sid
-        row.next_attempt_at, row.claim_token = None, None
-        changed = True
-    if not rows:
+    found = session.execute(query).all()
+    if not found:
         log.info("receipt %s for trigger %s: no open webhook delivery", sid, trigger_id)
-    return changed
+        return False
+    ids = []
+    for delivery_id, uscc in found:
+        if uscc_region(uscc) and credit_event.get("uscc") != uscc:
+            log.warning("receipt %s names uscc %s but trigger %s is about %s; ignored",
+                        sid, credit_event.get("uscc"), trigger_id, uscc)
+        else:
+            ids.append(delivery_id)
+    if not ids:
+        return False
+    # Core UPDATE, executed now: a second receipt in the same batch sees the first one's effect
+    session.execute(update(WebhookOutbox)
+                    .where(WebhookOutbox.delivery_id.in_(ids), WebhookOutbox.state != ACKNOWLEDGED)
+                    .values(state=ACKNOWLEDGED, acknowledged_at=_time(credit_event.get("at")) or _now(),
+                            receipt_event_id=sid, next_attempt_at=None, claim_token=None)
+                    .execution_options(synchronize_session=False))
+    return True
 
 
 def _time(value) -> datetime | None:
@@ -383,16 +399,8 @@ def backfill_subscriber(session: Session, sub: WebhookSubscriber) -> int:
     added = 0
     for trig in session.execute(select(CreditTrigger).order_by(CreditTrigger.detected_at)).scalars():
         body = trig.body or {}
-        if not subscriber_wants(sub, body):
-            continue
-        delivery_id = delivery_id_for(sub.subscriber_id, trig.trigger_id)
-        if session.get(WebhookOutbox, delivery_id) is None:
-            now = _now()
-            session.add(WebhookOutbox(delivery_id=delivery_id, subscriber_id=sub.subscriber_id,
-                                      trigger_id=trig.trigger_id, code=trig.code, uscc=trig.uscc,
-                                      body=trigger_body(body), state=PENDING, attempts=0,
-                                      next_attempt_at=now, created_at=now))
-            added += 1
+        if subscriber_wants(sub, body):
+            added += _insert_if_absent(session, _outbox_row(sub.subscriber_id, body, trigger_body(body), _now()))
     return added
 
 

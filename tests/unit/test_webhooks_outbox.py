@@ -84,6 +84,30 @@ def test_each_matching_active_subscriber_gets_one_delivery_and_a_replay_adds_non
     assert json.loads(r.body)["trigger_id"] == t1["trigger_id"]
 
 
+def test_a_trigger_twice_in_one_batch_is_enqueued_once_even_without_autoflush(engine):
+    add(engine, "p")
+    with Session(engine, autoflush=False) as s, s.begin():
+        assert wh.enqueue_deliveries(s, trig(1)) == 1
+        assert wh.enqueue_deliveries(s, trig(1)) == 0
+        receipt = {"source_event_id": "r-1", "uscc": USCC, "kind": "trigger_receipt",
+                   "at": "2026-05-02T09:00:00+08:00", "details": {"trigger_id": trig(1)["trigger_id"]}}
+        assert wh.acknowledge_receipt(s, receipt)
+        assert not wh.acknowledge_receipt(s, {**receipt, "source_event_id": "r-2"})  # first receipt wins
+    (row,) = rows(engine).values()
+    assert (row.state, row.receipt_event_id) == ("acknowledged", "r-1")
+
+
+def test_a_rebuild_replay_neither_enqueues_nor_acknowledges(engine):
+    add(engine, "p")
+    with Session(engine) as s, s.begin():
+        s.info["replay"] = True
+        assert wh.enqueue_deliveries(s, trig(1)) == 0
+    translated = engine.execution_options(schema_translate_map={None: "zs_rebuild_1"})
+    with Session(translated) as s, s.begin():
+        assert wh.enqueue_deliveries(s, trig(1)) == 0
+    assert rows(engine) == {}
+
+
 def test_delivery_posts_signed_json_and_a_2xx_is_delivered(engine):
     add(engine, "p")
     enqueue(engine, trig(1))
@@ -260,6 +284,8 @@ def test_install_wraps_the_projector_handlers_once_and_keeps_theirs():
     assert "credit.events" in handlers
 
     class FakeSession:
+        info: dict = {}
+
         def get_bind(self):
             return type("E", (), {"get_execution_options": lambda self: {}})()
 
