@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -132,6 +133,7 @@ class Child:
         self.restarts = 0
 
     def start(self):
+        self.started_at = time.monotonic()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -213,6 +215,7 @@ def cmd_up(args) -> int:
         print(f"zhongshu is up (clock: {s.clock}; logs in {log_dir}); Ctrl-C stops it", flush=True)
         print(url, flush=True)
         ticker = _start_wall_ticker(s, stop) if s.clock == "wall" else None
+        last_check = time.monotonic()
         while not stop.wait(1.0):
             for child in children:
                 if not child.alive():
@@ -220,6 +223,11 @@ def cmd_up(args) -> int:
                     print(f"{child.name} exited ({child.proc.returncode}); restarting (#{child.restarts})",
                           file=sys.stderr, flush=True)
                     child.start()
+            if time.monotonic() - last_check >= 10:
+                last_check = time.monotonic()
+                # a restarted worker needs the old member's session to expire and a rebalance before it
+                # moves: give it that long before judging it again
+                _restart_stalled(url, {c.name: c for c in children}, max(2 * s.stall_seconds, 90))
         if ticker:
             ticker.join(5)
         return 0
@@ -231,6 +239,25 @@ def cmd_up(args) -> int:
             kafka.stop()
         (s.home / RUNTIME_FILE).unlink(missing_ok=True)
         print("stopped", file=sys.stderr, flush=True)
+
+
+def _restart_stalled(url: str, children: dict, cooldown: float) -> None:
+    """Faust workers can stop consuming without exiting; /readyz names stalled partitions per
+    stage, and the stalled stage's process is restarted (its work resumes from committed offsets)."""
+    try:
+        with urllib.request.urlopen(url + "/readyz", timeout=10) as r:
+            body = json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        body = json.loads(exc.read() or b"{}")
+    except (OSError, ValueError):
+        return
+    for stage, parts in ((body.get("checks") or {}).get("stalled") or {}).items():
+        child = children.get(stage)
+        if parts and child is not None and time.monotonic() - child.started_at > cooldown:
+            child.restarts += 1
+            print(f"{stage} stalled on {', '.join(parts[:3])}; restarting (#{child.restarts})", file=sys.stderr, flush=True)
+            child.stop(timeout=10)
+            child.start()
 
 
 def _start_wall_ticker(s: Settings, stop: threading.Event) -> threading.Thread:

@@ -33,6 +33,7 @@ class Settings:
     kafka_sasl_username: str = ""
     kafka_sasl_password: str = ""
     kafka_ssl_cafile: str = ""
+    stall_seconds: float = 60.0              # a consumer that has not moved this long with records waiting is stalled
     max_body_bytes: int = 5_000_000          # intake request size limit (413 above it)
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)

@@ -30,15 +30,44 @@ async def sync(request: Request, timeout: float = Query(30.0, ge=0, le=600), pri
         return JSONResponse({"title": f"not caught up within {timeout}s"}, status_code=504)
 
 
+class StallWatch:
+    """Faust workers are known to stop consuming silently upstream: a partition whose consumer
+    position has not moved for `stall_seconds` while records wait behind it is stalled."""
+
+    def __init__(self):
+        self.seen: dict[tuple, tuple[int, float]] = {}  # (stage, topic, partition) -> (position, since)
+
+    def stalled(self, stage: str, positions: dict, ends: dict, stall_seconds: float) -> list[str]:
+        now = time.monotonic()
+        out = []
+        for tp, end in ends.items():
+            pos = positions.get(tp, 0)
+            key = (stage, tp.topic, tp.partition)
+            last = self.seen.get(key)
+            if last is None or last[0] != pos or pos >= end:
+                self.seen[key] = (pos, now)
+                continue
+            if now - last[1] >= stall_seconds:
+                out.append(f"{tp.topic}/{tp.partition} at {pos} of {end} for {int(now - last[1])}s")
+        return out
+
+
 async def stage_lag(hub: Hub) -> dict:
     ends = await hub.positions.end_offsets(WORKER_TOPICS)
     committed = await hub.positions.group_offsets(hub.settings.app_id)
     starts = await hub.positions.beginning_offsets(ends.keys())
-    worker = sum(max(0, end - committed.get(tp, starts.get(tp, 0))) for tp, end in ends.items())
+    worker_pos = {tp: committed.get(tp, starts.get(tp, 0)) for tp in ends}
     pends = await hub.positions.end_offsets(PROJECTED_TOPICS)
     stored = await run_in_threadpool(load_offsets, hub.Session)
-    projector = sum(max(0, end - stored.get((tp.topic, tp.partition), 0)) for tp, end in pends.items())
-    return {"worker": worker, "projector": projector}
+    projector_pos = {tp: stored.get((tp.topic, tp.partition), 0) for tp in pends}
+    watch = hub.__dict__.setdefault("stall_watch", StallWatch())
+    limit = hub.settings.stall_seconds
+    return {
+        "worker": sum(max(0, end - worker_pos[tp]) for tp, end in ends.items()),
+        "projector": sum(max(0, end - projector_pos[tp]) for tp, end in pends.items()),
+        "stalled": {"worker": watch.stalled("worker", worker_pos, ends, limit),
+                    "projector": watch.stalled("projector", projector_pos, pends, limit)},
+    }
 
 
 async def _wait_offsets(ends, current, poll: float = 0.1):
@@ -85,6 +114,8 @@ async def healthz():
 
 @router.get("/readyz", tags=["health"])
 async def readyz(request: Request):
+    """Readiness: database and broker reachable, consumer lag of the workers and the projector
+    (records behind the log end), and partitions whose consumer has stalled; 503 if not ready."""
     hub = get_hub(request)
     checks: dict[str, Any] = {}
     ok = True
@@ -94,8 +125,12 @@ async def readyz(request: Request):
     except Exception as exc:  # readiness reports, it does not raise
         ok, checks["database"] = False, f"error: {exc}"
     try:
-        checks["lag"] = await asyncio.wait_for(stage_lag(hub), timeout=5)
+        lag = await asyncio.wait_for(stage_lag(hub), timeout=5)
         checks["broker"] = "ok"
+        checks["stalled"] = lag.pop("stalled")
+        checks["lag"] = lag
+        if checks["stalled"]["worker"] or checks["stalled"]["projector"]:
+            ok = False
     except Exception as exc:
         ok, checks["broker"] = False, f"error: {exc!r}"
     return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503)
