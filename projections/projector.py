@@ -558,6 +558,12 @@ HANDLERS: dict[str, Callable[[Session, dict, Any], None]] = {
     **{t: project_reference for t in REFERENCE_TOPICS},
 }
 
+# Credit-trigger webhooks: outbox rows written in the same transaction as the trigger's
+# projection, and receipts (credit event trigger_receipt) closing deliveries.
+from connectors import webhooks as _webhooks  # noqa: E402
+
+_webhooks.install(HANDLERS)
+
 
 # ---------------------------------------------------------------- the consumer loop
 
