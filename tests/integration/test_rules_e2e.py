@@ -172,3 +172,38 @@ def test_replaying_the_log_from_zero_rebuilds_the_same_leads(scene, tmp_path_fac
         assert mine(staff) == live
     finally:
         stop_hub(replay)
+
+
+def test_repair_eligibility_is_announced_on_the_first_day_after_the_minimum_period(scene):
+    """一般 tier under 令第36号: minimum 3 months from the decision (2026-04-10 → 2026-07-10)."""
+    hub, enterprise, agency = scene
+    case_id = f"甬海市监案〔2026〕{uid(6)}号"
+    events = case_events(enterprise, agency, case_id, "2026-04-10T15:00:00+08:00")
+    events[0]["filed_at"] = "2026-03-01T10:00:00+08:00"
+    decision_no = events[1]["decision_no"]
+    events += [
+        {"source_event_id": f"{case_id}-pub", "case_id": case_id, "event": "published",
+         "published_at": "2026-04-15T10:00:00+08:00", "channel": "信用中国", "masked": True},
+        {"source_event_id": f"{case_id}-paid", "case_id": case_id, "event": "fulfilled", "at": "2026-04-20T10:00:00+08:00"},
+        {"source_event_id": f"{case_id}-fixed", "case_id": case_id, "event": "rectified", "at": "2026-04-25T10:00:00+08:00"},
+    ]
+    post(hub.enforcement, "/api/v1/intake/enforcement/cases", events)
+    credit = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.key('credit')}"}, timeout=60)
+
+    def triggers():
+        r = credit.get("/api/v1/credit/triggers", params={"uscc": enterprise, "kind": "CR_REPAIR_ELIGIBLE"})
+        assert r.status_code == 200, r.text
+        return [t for t in r.json()["items"] if t["decision_no"] == decision_no]
+
+    hub.admin.post("/api/v1/clock/ticks", json={"at": "2026-07-10T23:00:00+08:00"}).raise_for_status()
+    hub.sync()
+    assert triggers() == []
+    hub.admin.post("/api/v1/clock/ticks", json={"at": "2026-07-11T00:00:01+08:00"}).raise_for_status()
+    hub.sync()
+    got = triggers()
+    assert len(got) == 1, got
+    assert got[0]["code"] == "CR_REPAIR_ELIGIBLE" and "2026-07-10" in " ".join(got[0]["reasons"])
+    # a second tick later changes nothing: one trigger per decision
+    hub.admin.post("/api/v1/clock/ticks", json={"at": "2026-07-12T00:00:00+08:00"}).raise_for_status()
+    hub.sync()
+    assert len(triggers()) == 1
