@@ -220,6 +220,7 @@ class Dataset:
     scenarios: list[Scenario]
     enterprises: list[Enterprise]
     agencies: list[Agency]
+    parties: list[Enterprise] = field(default_factory=list)   # other case parties outside the population
 
     def records(self):
         """(kind, record) pairs in stream order, ticks included (`kind == "tick"`)."""
@@ -342,7 +343,8 @@ class Generator:
         self.items.sort(key=lambda i: (i.at, i.seq))
         self._check_fine_months()
         return Dataset(self.seed, self.start, self.end, self.prelude_start, reference, self.items,
-                       self.scenarios, self.enterprises, self.agencies)
+                       self.scenarios, self.enterprises, self.agencies,
+                       [e for r in sorted(self.others) for e in self.others[r]])
 
     def _check_fine_months(self) -> None:
         """Baseline agencies stay below the AGY_FINE_SURGE floor in every month (generator invariant)."""
@@ -381,32 +383,15 @@ class Generator:
 
     def _enterprises(self) -> None:
         self.enterprises: list[Enterprise] = []
-        used = set()
+        self._used_names: set[str] = set()
         regions = list(REGIONS)
-        industries = list(INDUSTRIES)
         for i in range(self.n_enterprises):
             region = regions[i % len(regions)] if i < len(regions) else self.rng.choice(regions)
-            industry = self.rng.choice(industries)
-            while True:
-                word = self.rng.choice(NAME_WORDS) + self.rng.choice(["", "", "新", "佳", "嘉"])
-                name = f"宁波{REGIONS[region][1]}{word}{INDUSTRIES[industry][0]}有限公司"
-                if name not in used:
-                    used.add(name)
-                    break
-            kind = "91"
-            ptype = "法人及非法人组织"
-            if industry in ("餐饮", "美容美发", "零售") and self.rng.random() < 0.3:
-                kind, ptype = "92", "个体工商户"
-                shop = {"餐饮": "小吃店", "美容美发": "美发店", "零售": "便利店"}[industry]
-                name = f"{REGIONS[region][0]}{word}{shop}"
-                if name in used:
-                    name = f"{REGIONS[region][0]}{self.rng.choice(STREETS[region])[:2]}{word}{shop}"
-                used.add(name)
-            uscc = make_uscc(kind + region + _org_code(self.rng))
-            cls = self.rng.choices("ABCD", weights=(20, 50, 25, 5))[0]
-            address = (f"浙江省宁波市{REGIONS[region][0]}{self.rng.choice(STREETS[region])}"
-                       f"{self.rng.choice(ROADS)}{self.rng.randint(1, 999)}号")
-            self.enterprises.append(Enterprise(uscc, name, region, industry, cls, address, ptype))
+            self.enterprises.append(self._make_enterprise(region))
+        # other parties of the agencies' cases (not in the population the demo follows), so that
+        # no single enterprise collects every routine decision of its district
+        self.others: dict[str, list[Enterprise]] = {
+            r: [self._make_enterprise(r) for _ in range(max(6, self.n_enterprises // 5))] for r in regions}
         # reserve a pool for the enterprise-keyed scenarios; the rest carry the baseline
         order = list(range(len(self.enterprises)))
         self.rng.shuffle(order)
@@ -415,6 +400,30 @@ class Generator:
             self.enterprises[idx].reserved = True
         self.reserved_pool = [self.enterprises[i] for i in order[:reserved]]
         self.baseline = [e for e in self.enterprises if not e.reserved]
+
+    def _make_enterprise(self, region: str) -> Enterprise:
+        used = self._used_names
+        industry = self.rng.choice(list(INDUSTRIES))
+        while True:
+            word = self.rng.choice(NAME_WORDS) + self.rng.choice(["", "", "新", "佳", "嘉"])
+            name = f"宁波{REGIONS[region][1]}{word}{INDUSTRIES[industry][0]}有限公司"
+            if name not in used:
+                used.add(name)
+                break
+        kind = "91"
+        ptype = "法人及非法人组织"
+        if industry in ("餐饮", "美容美发", "零售") and self.rng.random() < 0.3:
+            kind, ptype = "92", "个体工商户"
+            shop = {"餐饮": "小吃店", "美容美发": "美发店", "零售": "便利店"}[industry]
+            name = f"{REGIONS[region][0]}{word}{shop}"
+            if name in used:
+                name = f"{REGIONS[region][0]}{self.rng.choice(STREETS[region])[:2]}{word}{shop}"
+            used.add(name)
+        uscc = make_uscc(kind + region + _org_code(self.rng))
+        cls = self.rng.choices("ABCD", weights=(20, 50, 25, 5))[0]
+        address = (f"浙江省宁波市{REGIONS[region][0]}{self.rng.choice(STREETS[region])}"
+                   f"{self.rng.choice(ROADS)}{self.rng.randint(1, 999)}号")
+        return Enterprise(uscc, name, region, industry, cls, address, ptype)
 
     def _reference(self) -> dict[str, list[dict]]:
         ref: dict[str, list[dict]] = {}
@@ -746,10 +755,10 @@ class Generator:
         for a in self.agencies:
             if a.managed:
                 continue
-            ents = [e for e in self.baseline if e.region == a.region]
+            ents = self.others[a.region] + [e for e in self.baseline if e.region == a.region][:2]
             month = self.prelude_start
             while month < self.start:
-                for _ in range(self.rng.randint(1, 2)):
+                for _ in range(1 if self.rng.random() < 0.7 else 0):
                     filed = month - timedelta(days=self.rng.randint(15, 40)) + timedelta(days=self.rng.randint(0, 20))
                     if ents and self.rng.random() < 0.8:
                         party = self.org_party(self.rng.choice(ents))
@@ -994,8 +1003,10 @@ class Generator:
         return self.rng.choice(cands)
 
     def _party_for(self, agency: Agency, org_only: bool = False) -> tuple[dict, Enterprise]:
-        ents = [e for e in self.baseline if e.region == agency.region and (
-            not org_only or e.party_type == "法人及非法人组织")] or self.baseline
+        pool = self.others[agency.region] if self.rng.random() < 0.85 else self.baseline
+        ents = [e for e in pool if e.region == agency.region and (
+            not org_only or e.party_type == "法人及非法人组织")] or [
+            e for e in self.others[agency.region] if not org_only or e.party_type == "法人及非法人组织"]
         ent = self.rng.choice(ents)
         return self.org_party(ent), ent
 
