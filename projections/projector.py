@@ -29,9 +29,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy import JSON, and_, bindparam, case, delete, false, func, literal_column, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.validation import check_decoded
 from schemas.codec import Codec, DecodeError, header_dict
 from streams.topics import DERIVED_TOPICS, INGRESS_TOPICS, REFERENCE_TOPICS
 
@@ -645,10 +647,15 @@ class Projector:
                     continue
                 positions[key] = msg.offset + 1
                 try:
-                    _, value = self.codec.decode(msg.value)
+                    name, value = self.codec.decode(msg.value)
                 except DecodeError as exc:
                     # ingress poison is dead-lettered by the workers; the projector skips and says so
                     log.error("skipping undecodable %s/%s/%s: %s", msg.topic, msg.partition, msg.offset, exc)
+                    continue
+                if msg.topic in INGRESS_TOPICS and check_decoded(name, value):
+                    # the same check the workers apply before dead-lettering: skip what they parked
+                    log.error("skipping invalid %s/%s/%s (dead-lettered by the workers)",
+                              msg.topic, msg.partition, msg.offset)
                     continue
                 HANDLERS[msg.topic](s, value, msg)
             b.flush(s)
@@ -658,6 +665,26 @@ class Projector:
         if self.expected is not None:
             self.expected.update(positions)
         return len(records)
+
+    def _apply_singly(self, records) -> None:
+        """Find the poison record of a failed batch: each record alone, and one that still fails
+        (not for want of a database) is logged and passed over, so the projection goes on."""
+        for msg in records:
+            try:
+                self.apply([msg])
+            except (OperationalError, InterfaceError, Resync):
+                raise
+            except Exception:
+                log.exception("skipping %s/%s/%s: it cannot be projected", msg.topic, msg.partition, msg.offset)
+                self.skip(msg)
+
+    def skip(self, msg) -> None:
+        with self.Session() as s, s.begin():
+            self._lock(s)
+            s.execute(OFFSETS.upsert(self.dialect),
+                      [{"topic": msg.topic, "partition": msg.partition, "next_offset": msg.offset + 1}])
+        if self.expected is not None:
+            self.expected[(msg.topic, msg.partition)] = msg.offset + 1
 
     def poll(self, consumer) -> list:
         batch_ = consumer.poll(timeout_ms=200, max_records=self.batch_size)
@@ -683,6 +710,15 @@ class Projector:
                         log.warning("projected tables were swapped (rebuild); resuming from the stored offsets")
                         self._seek(consumer, exc.stored)
                         continue
+                    except (OperationalError, InterfaceError) as exc:
+                        # the database is away: nothing was committed; wait and read the batch again
+                        log.error("database unavailable (%s); retrying from the stored offsets", exc.__class__.__name__)
+                        self.stopping.wait(2.0)
+                        self._seek(consumer, load_offsets(self.Session))
+                        continue
+                    except Exception:
+                        log.exception("batch failed; applying its records one by one")
+                        self._apply_singly(records)
                     if self.on_batch:
                         self.on_batch(len(records))
                 elif once:

@@ -1,0 +1,48 @@
+"""A record the projector cannot project is passed over; the records around it are projected."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from kafka import KafkaProducer
+from sqlalchemy import select
+
+from projections.db import make_engine
+from projections.models import Lead
+from projections.projector import Projector, load_offsets
+from schemas.codec import Codec
+from streams.rules.base import make_lead
+
+pytestmark = pytest.mark.integration
+
+
+def lead(n: str, detected_at: str) -> dict:
+    return make_lead(rule_code="INSP_NO_CODE", rule_name="未亮码检查", severity="中", subject_type="agency",
+                     subject_id=f"AG{n}", subject_name=None, finding_key=n, agency_code=None, region_code="330203",
+                     detected_at=detected_at, evidence=[], explanation="测试")
+
+
+def test_poison_record_is_skipped_and_projection_goes_on(kafka_bootstrap, pg_url):
+    codec = Codec()
+    tag = uuid.uuid4().hex[:8]
+    good1, poison, good2 = (lead(f"{tag}-1", "2026-05-06T09:30:00+08:00"),
+                            lead(f"{tag}-2", "2026-05-06T09:30:00"),  # no offset: the projection refuses it
+                            lead(f"{tag}-3", "2026-05-07T09:30:00+08:00"))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for rec in (good1, poison, good2):
+        producer.send("supervision.leads", key=rec["lead_id"].encode(), value=codec.encode("Lead", rec), partition=0)
+    producer.flush()
+
+    engine = make_engine(pg_url)
+    projector = Projector(engine, kafka_bootstrap, topics=("supervision.leads",))
+    projector.run(once=True)
+
+    with engine.connect() as c:
+        ids = set(c.execute(select(Lead.lead_id).where(Lead.subject_id.like(f"AG{tag}%"))).scalars())
+    assert ids == {good1["lead_id"], good2["lead_id"]}
+    offsets = load_offsets(projector.Session)
+    from kafka import KafkaConsumer, TopicPartition
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    end = consumer.end_offsets([TopicPartition("supervision.leads", 0)])[TopicPartition("supervision.leads", 0)]
+    consumer.close()
+    assert offsets[("supervision.leads", 0)] == end
