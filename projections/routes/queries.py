@@ -192,7 +192,11 @@ class _File:
             and_(Lead.subject_type == "decision", Lead.subject_id.in_(decisions or [""])),
             Lead.lead_id.in_(via_evidence))).order_by(Lead.detected_at, Lead.lead_id)).scalars())
         seen = principal.sees_region
-        self.visible = any(seen(r.region_code) for r in (*self.inspections, *self.cases, *self.orders, *self.leads))
+        # the enterprise is where its own records are: a lead elsewhere that merely cites one of
+        # its events does not open its file to that region
+        own = (*self.inspections, *self.cases, *self.orders,
+               *(l for l in self.leads if l.subject_type == "enterprise" and l.subject_id == uscc))
+        self.visible = any(seen(r.region_code) for r in own)
         self.inspections = [i for i in self.inspections if seen(i.region_code)]
         self.cases = [c for c in self.cases if seen(c.region_code)]
         self.orders = [o for o in self.orders if seen(o.region_code)]
