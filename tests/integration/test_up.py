@@ -54,3 +54,36 @@ def test_clock_tick_rejects_a_time_without_offset(tmp_path):
                          env={**os.environ, "ZHONGSHU_BROKER": "127.0.0.1:1", "PYTHONPATH": str(REPO)})
     assert out.returncode == 2
     assert "explicit UTC offset" in out.stderr
+
+
+def test_wall_clock_mode_records_wall_time_as_ticks(tmp_path, kafka_bootstrap, pg_url):
+    from datetime import datetime, timezone
+
+    from kafka import KafkaConsumer, TopicPartition
+
+    from schemas.codec import Codec
+
+    started = datetime.now(timezone.utc)
+    hub = start_hub(tmp_path, {"ZHONGSHU_BROKER": kafka_bootstrap, "ZHONGSHU_DATABASE_URL": pg_url,
+                               "ZHONGSHU_APP_ID": "zhongshu-wall-" + str(os.getpid()), "ZHONGSHU_TICK_INTERVAL": "1"},
+                    args=("--clock", "wall"))
+    try:
+        time.sleep(4)
+    finally:
+        stop_hub(hub)
+    codec = Codec()
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
+    tps = [TopicPartition("hub.clock", p) for p in consumer.partitions_for_topic("hub.clock")]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    ats = []
+    while batch := consumer.poll(timeout_ms=2000):
+        for msgs in batch.values():
+            for m in msgs:
+                at = datetime.fromisoformat(codec.decode(m.value)[1]["at"])
+                if at >= started.replace(microsecond=0):
+                    ats.append(at)
+    consumer.close()
+    # one tick per partition per interval, each carrying the wall time in China time (+08:00)
+    assert len(ats) >= 2 * len(tps)
+    assert all(a.utcoffset().total_seconds() == 8 * 3600 for a in ats)
