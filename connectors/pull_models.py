@@ -4,10 +4,11 @@ A row is written only after every record of a page was appended (or dead-lettere
 connector that stops at any moment resumes from the last page it finished; the intake
 ledger absorbs the records of a page that was appended but not yet committed.
 
-The tables live in the hub's database on `projections.models.Base`, so the Alembic
-migrations see them; until a revision in `projections/migrations/versions/` creates them,
-`ensure_tables` (called by `zhongshu pull` at start) does. They are the hub's own
-bookkeeping, not read models: a projection rebuild must keep them (like intake_ledger).
+The tables live in the hub's database on `projections.models.Base`; Alembic revision 0002
+(projections/migrations/versions/0002_bookkeeping.py) creates them, so a change here needs a
+new revision. `ensure_tables` (called by `zhongshu pull` at start) is a checkfirst no-op on a
+migrated database; it predates the revision and is kept for databases older than it. They
+are the hub's own bookkeeping, not read models: a projection rebuild keeps them.
 """
 from __future__ import annotations
 
@@ -51,5 +52,5 @@ TABLES = (PullCursor.__table__, PullRejected.__table__)
 
 
 def ensure_tables(engine) -> None:
-    """Create the pull tables if the migrations have not (checkfirst: a no-op once they exist)."""
+    """Create the pull tables where the migrations have not (checkfirst: a no-op once they exist)."""
     Base.metadata.create_all(engine, tables=list(TABLES), checkfirst=True)
