@@ -174,7 +174,9 @@ class PullConfig:
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 problems.append(f"{key} {value!r}: a positive number of seconds")
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+        if not isinstance(self.autostart, bool):
+            problems.append(f"autostart {self.autostart!r}: true or false")
+        if not isinstance(self.max_attempts, int) or isinstance(self.max_attempts, bool) or self.max_attempts < 1:
             problems.append(f"max_attempts {self.max_attempts!r}: an integer ≥ 1")
         if self.token_env and os.environ.get(self.token_env) is None:
             problems.append(f"token_env {self.token_env!r}: that environment variable is not set")
