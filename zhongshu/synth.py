@@ -339,6 +339,7 @@ class Generator:
         self._baseline_history()
         self._baseline_window()
         self._plant()
+        self._classifications()
         self._ticks()
         self.items.sort(key=lambda i: (i.at, i.seq))
         self._check_fine_months()
@@ -1419,6 +1420,15 @@ class Generator:
         if details:
             rec.setdefault("details", {}).update(details)
         self.emit(at, "credit", rec)
+
+    def _classifications(self) -> None:
+        """The monthly credit-risk classification (信用风险分类, A–D) of the population as the credit
+        platform reports it: one risk_class_changed per enterprise at the start of the prelude, with
+        the class its inspections carry."""
+        for e in self.enterprises:
+            at = _at(self.prelude_start + timedelta(days=self.rng.randint(0, 6)), 9, self.rng.randint(0, 59))
+            self.emit(at, "credit", {"uscc": e.uscc, "kind": "risk_class_changed", "risk_class": e.risk_class,
+                                     "at": rfc(at), "details": {"basis": "市场监管部门企业信用风险分类（月度）"}})
 
     # ---- clock
 

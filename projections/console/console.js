@@ -80,6 +80,9 @@
   const agencyName = (code) => (code ? ((state.agencies[code] || {}).name || code) : "—");
   const ruleName = (code, fallback) => RULES[code] || fallback || code;
   const badge = (cls, text) => h("span", { class: `badge ${cls}` }, text);
+  /* summaries written by the projector name agencies by their code: show the name the directory knows */
+  const namesFor = (text) => String(text || "").replace(/\b[0-9A-HJ-NPQRTUWXY]{18}\b/g,
+    (code) => (state.agencies[code] ? state.agencies[code].name : code));
 
   function toast(text) {
     const t = $("toast");
@@ -193,12 +196,18 @@
   async function loadQueue() {
     const q = new URLSearchParams({ ...currentFilters(), page: state.page, page_size: 50 });
     $("queue-count").textContent = "加载中…";
+    const seq = (state.queueSeq = (state.queueSeq || 0) + 1);
     let body;
-    try { body = await api(`/api/v1/leads?${q}`); } catch (e) { $("queue-count").textContent = `加载失败：${e.message}`; return; }
+    try { body = await api(`/api/v1/leads?${q}`); } catch (e) {
+      if (seq === state.queueSeq) $("queue-count").textContent = `加载失败：${e.message}`;
+      return;
+    }
+    if (seq !== state.queueSeq) return;  // a newer filter change is already loading: drop this answer
     state.nextPage = body.next_page;
     state.rows = new Map();
     const tbody = $("queue-body");
     tbody.replaceChildren(...body.items.map((l) => { const tr = leadRow(l); state.rows.set(l.lead_id, tr); return tr; }));
+    tbody.dataset.query = q.toString();  // what the rows answer (tests and tools wait on it)
     $("queue-empty").hidden = body.items.length > 0;
     $("queue-count").textContent = `第 ${state.page} 页，本页 ${body.items.length} 条${body.next_page ? "，还有更多" : ""}`;
     $("page-label").textContent = `第 ${state.page} 页`;
@@ -430,7 +439,7 @@
       return;
     }
     msg.textContent = "已提交，等待记录入档…";
-    for (let i = 0; i < 60; i++) {  // the action reaches the projection through the log
+    for (let i = 0; i < 120; i++) {  // the action reaches the projection through the log
       await new Promise((r) => setTimeout(r, 250));
       let cur;
       try { cur = await api(`/api/v1/leads/${encodeURIComponent(l.lead_id)}`); } catch (e) { continue; }
@@ -439,6 +448,7 @@
         renderLead(cur);
         $("a-outcome").value = "";
         $("a-note").value = "";
+        $("a-outcome-preset").value = "";
         msg.textContent = `已${{ claim: "认领", resolve: "办结", dismiss: "驳回", reopen: "重新打开" }[kind]}，当前状态：${cur.status}。`;
         return;
       }
@@ -487,7 +497,8 @@
     $("ent-more").hidden = !body.next_page;
     $("ent-timeline").append(...body.items.map((i) => {
       const family = i.kind.split(".")[0];
-      const link = i.lead_id ? h("a", { href: `#/lead/${encodeURIComponent(i.lead_id)}` }, i.summary) : i.summary;
+      const text = namesFor(i.summary);
+      const link = i.lead_id ? h("a", { href: `#/lead/${encodeURIComponent(i.lead_id)}` }, text) : text;
       return h("li", {},
         h("span", { class: "when" }, fmtTime(i.at)),
         h("span", { class: `kind k-${family}` }, KIND_NAMES[family] || family),
