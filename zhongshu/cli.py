@@ -169,6 +169,8 @@ def cmd_up(args) -> int:
     from streams.topics import create_topics
 
     s = _settings(args)
+    if getattr(args, "config", None):  # the children and the plugins' UP_CHILDREN read the same file
+        os.environ["ZHONGSHU_CONFIG"] = str(Path(args.config).resolve())
     s.home.mkdir(parents=True, exist_ok=True)
     (s.home / RUNTIME_FILE).unlink(missing_ok=True)
     log_dir = s.home / "logs"
