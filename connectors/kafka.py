@@ -5,16 +5,64 @@ import asyncio
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
+
+from zhongshu.config import aiokafka_kwargs
 
 
 def producer(bootstrap: str, client_kwargs: dict | None = None) -> AIOKafkaProducer:
-    # acks=all + idempotence: an accepted intake record is durably in the log before we answer 202.
-    return AIOKafkaProducer(
+    """`client_kwargs` as Settings.kafka_client_kwargs() gives them (kafka-python's names).
+
+    acks=all + idempotence: an accepted intake record is durably in the log before we answer 202.
+    aiokafka's idempotent producer never expires a batch — it retries until the broker takes it
+    — so callers bound their wait themselves (IntakeService: `intake_send_timeout`)."""
+    p = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
         linger_ms=5, max_batch_size=256 * 1024, request_timeout_ms=15000,
-        **(client_kwargs or {}),
+        **aiokafka_kwargs(client_kwargs or {}),
     )
+    # what a reader of the same log needs (IntakeService recovers in-doubt appends with it)
+    p.zs_bootstrap, p.zs_client_kwargs = bootstrap, dict(client_kwargs or {})
+    return p
+
+
+def partition_for(key: bytes, partitions) -> int:
+    """The partition Kafka's default partitioner (murmur2, as the Java client) picks for `key`."""
+    parts = sorted(partitions)
+    return DefaultPartitioner()(key, parts, parts)
+
+
+async def find_ce_id(bootstrap: str, client_kwargs: dict | None, topic: str, partition: int, ce_id: str,
+                     since_ms: int, timeout: float = 30.0) -> int | None:
+    """The offset of the record with CloudEvents header ce_id = `ce_id` on one partition, looking
+    at records whose timestamp is `since_ms` or later; None if there is none up to the log end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                request_timeout_ms=int(timeout * 1000), **aiokafka_kwargs(client_kwargs or {}))
+    want = ce_id.encode()
+
+    async def scan() -> int | None:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        found = (await consumer.offsets_for_times({tp: max(0, since_ms)})).get(tp)
+        if found is None:
+            return None
+        end = (await consumer.end_offsets([tp]))[tp]
+        consumer.seek(tp, found.offset)
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=2000)
+            for msg in batch.get(tp, ()):
+                if msg.offset >= end:
+                    return None
+                if any(k == "ce_id" and v == want for k, v in msg.headers or ()):
+                    return msg.offset
+        return None
+
+    try:
+        await asyncio.wait_for(consumer.start(), timeout)
+        return await asyncio.wait_for(scan(), timeout)
+    finally:
+        await consumer.stop()
 
 
 class LogPositions:
@@ -28,9 +76,10 @@ class LogPositions:
         self._lock = asyncio.Lock()
 
     async def start(self):
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, **self.kw)
+        kw = aiokafka_kwargs(self.kw)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, **kw)
         await self._consumer.start()
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.kw)
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **kw)
         await self._admin.start()
 
     async def stop(self):

@@ -35,6 +35,10 @@ class Settings:
     kafka_ssl_cafile: str = ""
     stall_seconds: float = 60.0              # a consumer that has not moved this long with records waiting is stalled
     max_body_bytes: int = 5_000_000          # intake request size limit (413 above it)
+    intake_rate_per_second: float = 50.0     # intake requests per second per API key (token bucket); 0 = no limit
+    intake_burst: int = 200                  # requests a key may send at once before the rate applies (429 beyond)
+    intake_send_timeout: float = 10.0        # seconds intake waits for the broker to take a record (503 after)
+    intake_claim_lease: float = 30.0         # seconds before a record claimed by a vanished API process is recovered
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
 
@@ -64,7 +68,10 @@ class Settings:
         return path.read_text().strip().encode()
 
     def kafka_client_kwargs(self) -> dict:
-        """SASL/TLS settings passed through to aiokafka / Faust / kafka-python clients."""
+        """SASL/TLS settings in kafka-python's terms (KafkaConsumer, KafkaProducer, KafkaAdminClient).
+
+        aiokafka takes the CA file as an `ssl_context` instead: see `aiokafka_client_kwargs`
+        (connectors/kafka.py converts for every aiokafka client); Faust: `faust_broker_credentials`."""
         kw: dict = {"security_protocol": self.kafka_security_protocol}
         if self.kafka_sasl_mechanism:
             kw.update(
@@ -72,7 +79,27 @@ class Settings:
                 sasl_plain_username=self.kafka_sasl_username,
                 sasl_plain_password=self.kafka_sasl_password,
             )
+        if self.kafka_ssl_cafile:
+            kw["ssl_cafile"] = self.kafka_ssl_cafile
         return kw
+
+    def aiokafka_client_kwargs(self) -> dict:
+        """The same settings for aiokafka (producer, consumer, admin)."""
+        return aiokafka_kwargs(self.kafka_client_kwargs())
+
+    def faust_broker_credentials(self):
+        """`broker_credentials` for faust.App: None for PLAINTEXT, else SSL/SASL credentials that
+        Faust turns into the same aiokafka settings as `aiokafka_client_kwargs`."""
+        import faust
+
+        protocol = self.kafka_security_protocol.upper()
+        if protocol == "PLAINTEXT":
+            return None
+        context = _ssl_context(self.kafka_ssl_cafile) if protocol in ("SSL", "SASL_SSL") else None
+        if protocol == "SSL":
+            return faust.SSLCredentials(context)
+        return faust.SASLCredentials(username=self.kafka_sasl_username, password=self.kafka_sasl_password,
+                                     ssl_context=context, mechanism=self.kafka_sasl_mechanism or "PLAIN")
 
     def to_env(self) -> dict[str, str]:
         """Environment for child processes, so `zhongshu up`'s children share one configuration."""
@@ -85,6 +112,22 @@ class Settings:
         env["ZHONGSHU_DATABASE_URL"] = self.db_url
         env["ZHONGSHU_BROKER"] = self.bootstrap
         return env
+
+
+def _ssl_context(cafile: str | None):
+    from aiokafka.helpers import create_ssl_context
+
+    return create_ssl_context(cafile=cafile or None)
+
+
+def aiokafka_kwargs(kw: dict) -> dict:
+    """kafka-python style client settings → aiokafka's: the CA file becomes an SSL context
+    (aiokafka has no `ssl_cafile`), and TLS protocols get a default-verifying context."""
+    out = dict(kw)
+    cafile = out.pop("ssl_cafile", None)
+    if "ssl_context" not in out and (cafile or str(out.get("security_protocol", "")).upper() in ("SSL", "SASL_SSL")):
+        out["ssl_context"] = _ssl_context(cafile)
+    return out
 
 
 def load_settings(config_file: str | os.PathLike | None = None, **overrides) -> Settings:
