@@ -1,23 +1,29 @@
 """Process-wide resources of the API and the helpers every route shares."""
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import math
 import time
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from connectors import kafka as kafka_edge
-from connectors.intake import IntakeService
+from connectors.intake import IntakeService, IntakeUnavailable
 from connectors.privacy import Tokeniser
 from schemas.codec import Codec
 
 from .auth import Principal, authenticate
 from .db import make_engine
 from .schema import ensure_schema
+
+log = logging.getLogger("zhongshu.api")
 
 STAFF_ROLES = ("supervisor", "admin")
 
@@ -36,6 +42,9 @@ class Hub:
         self.positions = None
         self.intake = None
         self._keys: dict[str, tuple[float, Principal | None]] = {}
+        self.intake_limiter = RateLimiter(settings.intake_rate_per_second, settings.intake_burst)
+        self._renew_lock = asyncio.Lock()
+        self.producers_renewed = 0
 
     async def start(self):
         kw = self.settings.kafka_client_kwargs()
@@ -43,7 +52,31 @@ class Hub:
         await self.producer.start()
         self.positions = kafka_edge.LogPositions(self.settings.bootstrap, kw)
         await self.positions.start()
-        self.intake = IntakeService(self.Session, self.producer, self.codec)
+        self.intake = IntakeService(self.Session, self.producer, self.codec,
+                                    send_timeout=self.settings.intake_send_timeout,
+                                    claim_lease=self.settings.intake_claim_lease,
+                                    bootstrap=self.settings.bootstrap, client_kwargs=kw,
+                                    renew_producer=self.renew_producer)
+
+    async def renew_producer(self, broken) -> None:
+        """Replace a producer whose idempotence state is broken (every later send would fail);
+        once, however many requests saw it fail."""
+        async with self._renew_lock:
+            if self.producer is not broken:
+                return
+            fresh = kafka_edge.producer(self.settings.bootstrap, self.settings.kafka_client_kwargs())
+            await asyncio.wait_for(fresh.start(), self.settings.intake_send_timeout)
+            self.producer = self.intake.producer = fresh
+            self.producers_renewed += 1
+            log.warning("producer idempotence state broken; a new producer took over (#%d)", self.producers_renewed)
+
+        async def retire():
+            try:
+                await asyncio.wait_for(broken.stop(), 30)
+            except Exception:  # its batches fail; their claims are in doubt and checked on retry
+                pass
+
+        asyncio.ensure_future(retire())
 
     async def stop(self):
         if self.producer:
@@ -62,6 +95,30 @@ class Hub:
         return p
 
 
+class RateLimiter:
+    """A token bucket per API key: `burst` requests at once, then `rate` per second. Intake is
+    where source systems can flood the hub (and the broker behind it), so each key is held to
+    its own budget and told when to come back (429 + Retry-After), never slowed silently."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst = float(rate), max(1, int(burst))
+        self._buckets: dict[str, tuple[float, float]] = {}  # key id -> (tokens, at)
+
+    def take(self, key_id: str, cost: float = 1.0) -> float:
+        """0 if allowed (and the tokens taken), else the seconds until it would be."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        tokens, at = self._buckets.get(key_id, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        cost = min(cost, float(self.burst))
+        if tokens >= cost:
+            self._buckets[key_id] = (tokens - cost, now)
+            return 0.0
+        self._buckets[key_id] = (tokens, now)
+        return (cost - tokens) / self.rate
+
+
 def problem_response(status: int, title: str, problems: list | None = None, **extra) -> JSONResponse:
     body: dict[str, Any] = {"title": title}
     if problems is not None:
@@ -75,7 +132,7 @@ def problem_response(status: int, title: str, problems: list | None = None, **ex
 
 def _jsonable(v) -> bool:
     try:
-        json.dumps(v)
+        json.dumps(v, allow_nan=False)
         return True
     except (TypeError, ValueError):
         return False
@@ -92,7 +149,11 @@ def require(*roles: str):
         auth = request.headers.get("authorization", "")
         if not auth.lower().startswith("bearer "):
             raise HTTPException(401, "missing Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
-        principal = await run_in_threadpool(hub.principal, auth[7:].strip())
+        try:
+            principal = await run_in_threadpool(hub.principal, auth[7:].strip())
+        except SQLAlchemyError as exc:  # keys live in the database: unavailable, not an error of the caller
+            raise HTTPException(503, f"cannot check the key: database unavailable ({type(exc).__name__}); retry later",
+                                headers={"Retry-After": "5"})
         if principal is None:
             raise HTTPException(401, "unknown or revoked key", headers={"WWW-Authenticate": "Bearer"})
         if roles and principal.role not in roles and principal.role != "admin":
@@ -113,14 +174,29 @@ async def read_json(request: Request):
         if len(body) > limit:
             raise HTTPException(413, f"request body exceeds the limit of {limit} bytes")
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(body, parse_constant=_not_json)
+    except RecursionError:
+        raise HTTPException(422, "body is not accepted: JSON nested too deeply")
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity
         raise HTTPException(422, f"body is not valid JSON: {exc}")
 
 
+def _not_json(name: str):
+    # Python's json reads NaN and Infinity, which RFC 8259 JSON has not (and which no answer could echo)
+    raise ValueError(f"{name} is not a JSON value (RFC 8259)")
+
+
 def unavailable(exc: Exception) -> JSONResponse:
-    return JSONResponse({"title": "broker unavailable; retry later", "detail": str(exc)},
-                        status_code=503, headers={"Retry-After": "5"})
+    title = "unavailable; nothing was acknowledged, retry later" if isinstance(exc, IntakeUnavailable) \
+        else "broker unavailable; retry later"
+    return JSONResponse({"title": title, "detail": str(exc)}, status_code=503,
+                        headers={"Retry-After": str(getattr(exc, "retry_after", 5))})
+
+
+def too_many(key_id: str, wait: float) -> JSONResponse:
+    seconds = max(1, math.ceil(wait))
+    return JSONResponse({"title": f"rate limit of this key exceeded; retry after {seconds} s", "key_id": key_id},
+                        status_code=429, headers={"Retry-After": str(seconds)})
 
 
 def iso(dt):

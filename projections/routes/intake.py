@@ -1,6 +1,7 @@
 """Intake (接入), reference data (参考数据) and clock (时钟) routes: everything that appends."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -12,12 +13,12 @@ from starlette.concurrency import run_in_threadpool
 
 from connectors.intake import SOURCES, IntakeUnavailable, validate_batch
 from connectors.validation import ValidationFailed, validate_reference
-from schemas.codec import CE_TYPES, cloudevent_headers
+from schemas.codec import CE_TYPES, TOPIC_SCHEMAS, cloudevent_headers
 from streams.clock import tick_records, validate_tick_time
 from streams.topics import REFERENCE_KINDS
 
 from ..auth import Principal
-from ..hub import Hub, get_hub, problem_response, read_json, require, unavailable
+from ..hub import Hub, get_hub, problem_response, read_json, require, too_many, unavailable
 
 log = logging.getLogger("zhongshu.api")
 router = APIRouter()
@@ -32,6 +33,9 @@ def make_intake_route(route: str):
                                                                   "the invalid ones instead of rejecting the whole list"),
                      principal: Principal = Depends(require(INTAKE_ROLES[route]))):
         hub = get_hub(request)
+        wait = hub.intake_limiter.take(principal.key_id)
+        if wait:
+            return too_many(principal.key_id, wait)
         payload = await read_json(request)
         kind = SOURCES[route][0]
         items = payload if isinstance(payload, list) else [payload]
@@ -59,8 +63,75 @@ def make_intake_route(route: str):
     return intake
 
 
+def _json_schema(avro, named: dict) -> dict:
+    """The intake JSON shape of an Avro type (the Avro record and the intake JSON share names)."""
+    if isinstance(avro, str):
+        if avro in named:
+            return named[avro]
+        return {"string": {"type": "string"}, "boolean": {"type": "boolean"}, "int": {"type": "integer"},
+                "long": {"type": "integer"}, "double": {"type": "number"}, "null": {"type": "null"}}.get(avro, {})
+    if isinstance(avro, list):
+        kinds = [_json_schema(t, named) for t in avro if t != "null"] + ([{"type": "null"}] if "null" in avro else [])
+        return kinds[0] if len(kinds) == 1 else {"anyOf": kinds}
+    t = avro.get("type")
+    if t == "record":
+        out = {"type": "object", "description": avro.get("doc", ""),
+               "properties": {f["name"]: {**_json_schema(f["type"], named), "description": f.get("doc", "")}
+                              for f in avro["fields"]},
+               "required": [f["name"] for f in avro["fields"] if "default" not in f
+                            and not (isinstance(f["type"], list) and "null" in f["type"])]}
+        named[avro["name"]] = out
+        return out
+    if t == "enum":
+        named[avro["name"]] = out = {"type": "string", "enum": list(avro["symbols"])}
+        return out
+    if t == "array":
+        return {"type": "array", "items": _json_schema(avro["items"], named)}
+    if t == "map":
+        return {"type": "object", "additionalProperties": _json_schema(avro["values"], named)}
+    if t == "bytes" and avro.get("logicalType") == "decimal":
+        return {"anyOf": [{"type": "string", "description": "decimal yuan, e.g. \"1234.50\""},
+                          {"type": "object", "properties": {"fen": {"type": "integer"}}, "required": ["fen"]}]}
+    return _json_schema(t, named) if isinstance(t, (str, list)) else {}
+
+
+def intake_body_schema(route: str) -> dict:
+    """OpenAPI request body of an intake route: one record or a list, as in DESIGN.md §6.
+    Complainant and natural-person identity arrive in clear and leave as tokens."""
+    from schemas.codec import Codec
+
+    codec = Codec()
+    name = TOPIC_SCHEMAS[SOURCES[route][1]]
+    record = _json_schema(codec.schema_by_fingerprint(codec.fingerprint(name))["schema"], {})
+    props = record.get("properties", {})
+    if "complainant" in props:
+        props["complainant"] = {"type": "object", "required": ["name", "phone"], "description": "投诉人/举报人（入口即令牌化）",
+                                "properties": {"name": {"type": "string"}, "phone": {"type": "string"}}}
+    if "party" in props:
+        party = next(x for x in props["party"].get("anyOf", [props["party"]]) if x.get("type") == "object")
+        party["properties"] = {**{k: v for k, v in party["properties"].items() if k != "id_token"},
+                               "id_number": {"anyOf": [{"type": "string"}, {"type": "null"}],
+                                             "description": "自然人证件号码（入口即令牌化）"}}
+    return {"required": True, "content": {"application/json": {"schema": {
+        "oneOf": [record, {"type": "array", "items": record, "minItems": 1}]}}}}
+
+
+INTAKE_RESPONSES = {
+    200: {"description": "every record was appended before (duplicate source_event_id): nothing appended; "
+                         "`duplicates` gives their positions"},
+    202: {"description": "appended: `accepted` gives each record's topic, partition and offset"},
+    401: {"description": "no or unknown API key"},
+    403: {"description": "the key's role may not post to this source"},
+    413: {"description": "body above max_body_bytes"},
+    422: {"description": "invalid records: every problem with field path, value and what was expected; nothing appended"},
+    429: {"description": "this key's intake rate limit is exceeded; retry after Retry-After seconds"},
+    503: {"description": "broker or database unavailable, or the record is still being appended; retry after "
+                         "Retry-After seconds (nothing is appended twice)"},
+}
+
 for _route in SOURCES:
-    router.post(f"/api/v1/intake/{_route}", status_code=202, tags=["intake"],
+    router.post(f"/api/v1/intake/{_route}", status_code=202, tags=["intake"], responses=INTAKE_RESPONSES,
+                openapi_extra={"requestBody": intake_body_schema(_route)},
                 summary=f"append {_route} records (one or a list)")(make_intake_route(_route))
 
 
@@ -81,9 +152,10 @@ async def put_reference(kind: str, request: Request, principal: Principal = Depe
                                                "items_json": json.dumps(items, ensure_ascii=False, default=str)})
     topic = f"reference.{kind}"
     try:
-        meta = await hub.producer.send_and_wait(topic, value=value, key=kind.encode(), headers=cloudevent_headers(
+        # bounded: the idempotent producer would wait for the broker forever
+        meta = await asyncio.wait_for(hub.producer.send_and_wait(topic, value=value, key=kind.encode(), headers=cloudevent_headers(
             ce_id=f"{topic}.{version}", source="/zhongshu/reference", type=CE_TYPES.get(topic, "cn.gov.zhongshu.reference"),
-            time=now.isoformat(), subject=kind))
+            time=now.isoformat(), subject=kind)), hub.settings.intake_send_timeout)
     except Exception as exc:
         return unavailable(exc)
     return {"kind": kind, "version": version, "items": len(items), "offset": meta.offset}
@@ -107,7 +179,8 @@ async def post_tick(request: Request, principal: Principal = Depends(require("ad
         return JSONResponse({"title": "invalid tick", "problems": [{
             "field": "at", "value": at,
             "expected": "RFC 3339 time with explicit UTC offset, e.g. 2026-05-01T09:00:00+08:00"}]}, status_code=422)
+    hub = get_hub(request)
     try:
-        return await append_tick(get_hub(request), str(at))
+        return await asyncio.wait_for(append_tick(hub, str(at)), hub.settings.intake_send_timeout)
     except Exception as exc:
         return unavailable(exc)
