@@ -108,6 +108,9 @@ say "resolving Apache Kafka jars (deploy/kafka/pom.xml -> deploy/kafka/lib/)"
 "$PY" -c 'from zhongshu.localkafka import ensure_kafka_jars; ensure_kafka_jars(quiet=False)'
 "$PY" -c 'from zhongshu.localpg import pg_bin_dir; print("[setup] PostgreSQL binaries:", pg_bin_dir())'
 
+# ---------------------------------------------------------------- browser tests (Debian's Chromium)
+PYTHON="$PY" bash "$REPO/deploy/browser-deps.sh"
+
 if command -v zhongshu >/dev/null 2>&1; then
     say "done. Next: run \`zhongshu up\` (starts the local Kafka broker, workers and the API)."
 else
