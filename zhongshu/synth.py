@@ -868,10 +868,10 @@ class Generator:
             self.inspection(ent, agency, d1, "双随机")
             if i < P:
                 gap = self.rng.randint(6, 25)
-                self.inspection(ent, agency, d1 + timedelta(days=gap), self.rng.choice(("计划", "专项")))
+                self.inspection(ent, agency, d1 + timedelta(days=gap), self.rng.choice(("双随机", "计划")))
                 self.scenario("INSP_DUPLICATE", "fire", ent.uscc, f"{agency.name}{gap}日内两次检查")
             elif i % 2 == 0:
-                self.inspection(ent, agency, d1 + timedelta(days=31), "专项")
+                self.inspection(ent, agency, d1 + timedelta(days=31), "双随机")
                 self.scenario("INSP_DUPLICATE", "quiet", ent.uscc, "两次检查相隔31日（窗口外）")
             else:
                 self.inspection(ent, agency, d1 + timedelta(days=10), "投诉举报")
@@ -881,7 +881,7 @@ class Generator:
             a1, a2, a3 = self._other_agencies(ent, 3)
             d1 = self.window_day(2, 30)
             self.inspection(ent, a1, d1, "双随机")
-            self.inspection(ent, a2, d1 + timedelta(days=self.rng.randint(3, 12)), "专项")
+            self.inspection(ent, a2, d1 + timedelta(days=self.rng.randint(3, 12)), "双随机")
             if i < P:
                 self.inspection(ent, a3, d1 + timedelta(days=self.rng.randint(14, 28)), "计划")
                 self.scenario("INSP_MULTI_AGENCY", "fire", ent.uscc, "30日内3个机关分别检查")
@@ -927,7 +927,7 @@ class Generator:
                         self.inspection(ent, agency, d, "双随机", coded=False)
                         self.scenario(code, "fire", agency.code, "检查未记录行政行为码")
                     else:
-                        self.inspection(ent, agency, d, "计划")
+                        self.inspection(ent, agency, d, "双随机")
                         self.scenario(code, "quiet", agency.code, "亮码检查")
                 elif idx < P:
                     variant = idx % 4
