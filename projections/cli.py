@@ -15,7 +15,7 @@ import sys
 import time
 
 
-def rebuild(settings, batch_size: int = 5000, progress: bool = True, out=sys.stderr) -> dict:
+def rebuild(settings, batch_size: int = 10000, progress: bool = True, out=sys.stderr) -> dict:
     from tqdm import tqdm
 
     from .db import make_engine
@@ -79,7 +79,7 @@ def register(subparsers, settings_loader) -> None:
     p = subparsers.add_parser("projections", help="read models: rebuild from the log, migrate")
     sub = p.add_subparsers(dest="sub", required=True)
     r = sub.add_parser("rebuild", help="replay the log from offset zero into fresh tables and swap them in")
-    r.add_argument("--batch-size", type=int, default=5000, help="records per transaction (default 5000)")
+    r.add_argument("--batch-size", type=int, default=10000, help="records per transaction (default 10000)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--broker", help="Kafka bootstrap servers (default: the configured or running one)")
     r.add_argument("--database-url", help="read-model database (default: the configured one)")

@@ -252,3 +252,17 @@ def test_cases_spec_fills_only_what_an_event_carries():
     merged = CASES.merge(filed, decided)
     assert (merged["region_code"], merged["decision_no"], merged["events"], merged["extended_days"]) == \
         ("330203", "D", 2, 0)
+
+
+def test_records_the_workers_would_dead_letter_are_not_projected(tmp_path):
+    """A record written straight to an ingress topic with a bad check character is parked by
+    the workers (connectors.validation.check_decoded); the projector passes over it too."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'dl.db'}")
+    log = Log()
+    log.append("credit.events", credit("91330203MA2AXXXX0Q", "bad", "risk_class_changed",
+                                       "2026-04-01T00:00:00+08:00", risk_class="C"))
+    log.append("credit.events", credit(U1, "good", "risk_class_changed", "2026-04-01T00:00:00+08:00", risk_class="C"))
+    Projector(engine, "unused:9092").apply(log.records)
+    with engine.connect() as c:
+        assert [r.uscc for r in c.execute(select(CreditState))] == [U1]
+    engine.dispose()
