@@ -26,8 +26,9 @@ from streams.rules.calendar import CalendarYearNotCovered, WorkCalendar
 from ..auth import Principal, covers, region_clause
 from ..hub import STAFF_ROLES, get_hub, require
 from ..models import Case, Inspection, Lead, ReferenceSet
+from .leads import SafeValidationRoute
 
-router = APIRouter(tags=["indicators"])
+router = APIRouter(tags=["indicators"], route_class=SafeValidationRoute)
 
 CST = timezone(timedelta(hours=8))
 INDICATOR_ROLES = (*STAFF_ROLES, "enforcement")

@@ -20,10 +20,14 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select, text
@@ -37,7 +41,42 @@ from ..hub import STAFF_ROLES, get_hub, iso, require
 from ..models import Lead, LeadClaim, LeadHistory
 
 log = logging.getLogger("zhongshu.api.leads")
-router = APIRouter(tags=["leads"])
+
+MAX_PAGE = 1_000_000  # page × page_size must stay a sane SQL OFFSET
+
+
+def _json_safe(v):
+    """A validation error echoes the input; NaN/Infinity (accepted by Python's JSON parser)
+    cannot be rendered as JSON, so they are echoed as text."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return repr(v)
+    if isinstance(v, dict):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    return str(v)
+
+
+class SafeValidationRoute(APIRoute):
+    """Answers a request that fails validation with 422 listing the problems, whatever the
+    input held (FastAPI's own handler fails with 500 on a NaN in a JSON body)."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request):
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return JSONResponse({"detail": _json_safe(jsonable_encoder(exc.errors(), custom_encoder={
+                    float: lambda f: f if math.isfinite(f) else repr(f)}))}, status_code=422)
+
+        return route
+
+
+router = APIRouter(tags=["leads"], route_class=SafeValidationRoute)
 
 CST = timezone(timedelta(hours=8))
 OPEN, WORKING, RESOLVED, DISMISSED = "待认领", "处理中", "已办结", "已驳回"
@@ -169,7 +208,7 @@ async def list_leads(request: Request,
                      region_code: str | None = Query(None, description="6-digit 行政区划代码; a city code covers its districts"),
                      agency_code: str | None = None, subject_id: str | None = None,
                      grade: Literal["A", "B", "C"] | None = Query(None, description="12345 线索分级"),
-                     page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500),
+                     page: int = Query(1, ge=1, le=MAX_PAGE), page_size: int = Query(50, ge=1, le=500),
                      principal: Principal = Depends(require(*STAFF_ROLES))):
     """Leads newest first (`detected_at`), `{"items": [...], "next_page": N|null}`; a
     region-scoped key sees only its region's leads."""

@@ -17,9 +17,9 @@ from ..models import (
     Case, CreditEvent, CreditRepair, CreditState, CreditTrigger, Inspection, Lead, LeadEvidence, LeadHistory,
     TimelineEntry, WorkOrder,
 )
-from .leads import LeadOut, lead_json
+from .leads import MAX_PAGE, LeadOut, SafeValidationRoute, lead_json
 
-router = APIRouter()
+router = APIRouter(route_class=SafeValidationRoute)
 
 ENTERPRISE_ROLES = (*STAFF_ROLES, "enforcement", "credit")
 TRIGGER_ROLES = (*STAFF_ROLES, "credit")
@@ -274,7 +274,7 @@ def _position(source_offset: str | None) -> tuple[str, int, int]:
 @router.get("/api/v1/enterprises/{uscc}/timeline", tags=["enterprises"], response_model=TimelinePage,
             summary="every event about the enterprise in time order",
             responses={404: {"description": "the hub holds no record about this enterprise in the key's jurisdiction"}})
-async def enterprise_timeline(uscc: str, request: Request, page: int = Query(1, ge=1),
+async def enterprise_timeline(uscc: str, request: Request, page: int = Query(1, ge=1, le=MAX_PAGE),
                               page_size: int = Query(200, ge=1, le=500),
                               principal: Principal = Depends(require(*ENTERPRISE_ROLES))):
     """Work orders, inspections, case lifecycle events, transfers, credit events, leads (raise and
@@ -335,7 +335,7 @@ async def enterprise_timeline(uscc: str, request: Request, page: int = Query(1, 
             summary="credit-repair triggers (信用修复触发)")
 async def credit_triggers(request: Request, uscc: str | None = None,
                           kind: str | None = Query(None, description="the trigger code, e.g. CR_REPAIR_ELIGIBLE"),
-                          page: int = Query(1, ge=1), page_size: int = Query(50, ge=1, le=500),
+                          page: int = Query(1, ge=1, le=MAX_PAGE), page_size: int = Query(50, ge=1, le=500),
                           principal: Principal = Depends(require(*TRIGGER_ROLES))):
     """Newest first; `{"items": [...], "next_page": N|null}`. A region-scoped key sees the
     triggers whose decision belongs to a case in its region."""

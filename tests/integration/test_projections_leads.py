@@ -9,9 +9,7 @@ import time
 import httpx
 import pytest
 
-from .test_projections_support import (
-    case_decided, case_filed, client, inspection, lead, new_agency, new_uscc, post, produce, work_order,
-)
+from .test_projections_support import client, inspection, lead, new_agency, new_uscc, post, produce
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +82,10 @@ def test_actions_follow_the_legal_transitions_and_name_missing_fields(hub):
     assert staff.post(url + "/claim", json={"version": 4}).status_code == 202
     assert staff.post(url + "/dismiss", json={"version": 5, "outcome": "不属于监督范围"}).status_code == 202
     assert staff.post(f"/api/v1/leads/LD-nope-{item['lead_id']}/claim", json={"version": 1}).status_code == 404
+    r = staff.post(url + "/claim", content=b'{"version": NaN}', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "version"]
+    for path in ("/api/v1/leads", "/api/v1/credit/triggers"):
+        assert staff.get(path, params={"page": 10**20}).status_code == 422
 
     hub.sync()
     got = staff.get(url).json()
