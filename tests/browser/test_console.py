@@ -84,6 +84,11 @@ def page(browser, request):
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.set_default_timeout(45_000)  # actions reach the page through Kafka and the projector: a loaded CI box is slow
     yield pg
+    try:  # the page as the test left it: the first thing to look at when one fails
+        ARTIFACTS.mkdir(exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"last-{request.node.name}.png"))
+    except Exception:
+        pass
     context.close()
     assert not errors, f"JavaScript errors in {request.node.name}: {errors}"
 
@@ -231,6 +236,7 @@ def test_a_lead_opens_with_the_keyboard_and_is_claimed_and_resolved(demo, page):
 
     page.click("[data-act=claim]")
     page.wait_for_function("document.getElementById('lead-state').textContent.includes('处理中')")
+    page.wait_for_selector("[data-act=resolve]:enabled")
     page.click("[data-act=resolve]")  # no outcome yet: refused in the page, nothing sent
     assert "必须" in page.inner_text("#action-msg") or "须" in page.inner_text("#action-msg")
     page.select_option("#a-outcome-preset", "已督促执法机关整改")
