@@ -250,7 +250,7 @@ def test_a_lead_opens_with_the_keyboard_and_is_claimed_and_resolved(demo, page):
     assert lead["status"] == "已办结" and lead["outcome"] == "已督促执法机关整改" and lead["version"] == 3
 
 
-def test_a_claimed_lead_is_dismissed_with_a_reason_and_a_stale_version_is_refused(demo, page):
+def test_a_lead_claimed_elsewhere_updates_in_place_and_is_dismissed_with_a_reason(demo, page):
     hub, key, admin, _ = demo
     lead = admin.get("/api/v1/leads", params={"rule_code": "INSP_NO_PLAN", "status": "待认领"}).json()["items"][0]
     sign_in(page, hub, key)
