@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 import time
 from typing import Any
 
@@ -122,19 +123,29 @@ class RateLimiter:
 def problem_response(status: int, title: str, problems: list | None = None, **extra) -> JSONResponse:
     body: dict[str, Any] = {"title": title}
     if problems is not None:
-        body["problems"] = [
-            {"field": p.field, "value": p.value if _jsonable(p.value) else repr(p.value), "expected": p.expected}
-            for p in problems
-        ]
+        body["problems"] = [{"field": p.field, "value": _echo(p.value), "expected": p.expected} for p in problems]
     body.update(extra)
     return JSONResponse(body, status_code=status)
 
 
+ECHO_CHARS = 200  # a problem shows this much of the value it is about, never a megabyte of it
+
+
+def _echo(value):
+    """The value a problem is about, as the answer shows it: JSON as sent when short and JSON
+    (no NaN), else a shortened text form."""
+    if _jsonable(value) and len(json.dumps(value, ensure_ascii=False)) <= ECHO_CHARS + 2:
+        return value
+    from connectors.validation import shown
+
+    return shown(value)
+
+
 def _jsonable(v) -> bool:
-    try:
-        json.dumps(v, allow_nan=False)
+    try:  # as the answer will be rendered: no NaN, and UTF-8 (a lone surrogate from JSON is not)
+        json.dumps(v, allow_nan=False, ensure_ascii=False).encode("utf-8")
         return True
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
         return False
 
 
@@ -174,11 +185,19 @@ async def read_json(request: Request):
         if len(body) > limit:
             raise HTTPException(413, f"request body exceeds the limit of {limit} bytes")
     try:
-        return json.loads(body, parse_constant=_not_json)
+        value = json.loads(body, parse_constant=_not_json)
+        if _SURROGATE.search(body):  # "\ud800" is JSON but not Unicode: nothing could store or echo it
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return value
     except RecursionError:
         raise HTTPException(422, "body is not accepted: JSON nested too deeply")
+    except UnicodeEncodeError:
+        raise HTTPException(422, "body is not accepted: a \\u escape names half a surrogate pair, not a character")
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN/Infinity
         raise HTTPException(422, f"body is not valid JSON: {exc}")
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _not_json(name: str):

@@ -18,7 +18,7 @@ from streams.clock import tick_records, validate_tick_time
 from streams.topics import REFERENCE_KINDS
 
 from ..auth import Principal
-from ..hub import Hub, get_hub, problem_response, read_json, require, too_many, unavailable
+from ..hub import Hub, _echo, get_hub, problem_response, read_json, require, too_many, unavailable
 
 log = logging.getLogger("zhongshu.api")
 router = APIRouter()
@@ -177,7 +177,7 @@ async def post_tick(request: Request, principal: Principal = Depends(require("ad
         validate_tick_time(at)
     except ValueError:
         return JSONResponse({"title": "invalid tick", "problems": [{
-            "field": "at", "value": at,
+            "field": "at", "value": _echo(at),
             "expected": "RFC 3339 time with explicit UTC offset, e.g. 2026-05-01T09:00:00+08:00"}]}, status_code=422)
     hub = get_hub(request)
     try:
