@@ -4,7 +4,7 @@ One handler per topic turns a decoded event into rows; a batch of records, merge
 key, is written with dialect upserts (`INSERT … ON CONFLICT`) together with the next offsets
 in one transaction, so a crash anywhere replays only what was not committed and nothing is
 counted twice (pyeventsourcing's tracking record). A rebuild is "fresh tables, position 0"
-(see `rebuild` below and `zhongshu projections rebuild`).
+(`zhongshu projections rebuild`, projections/cli.py; the fast replay loop is `_replay`).
 
 Results do not depend on how the log was cut into batches nor on the order of different
 topics, only on each partition's own order:
@@ -25,13 +25,13 @@ import signal
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from operator import itemgetter
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Callable, Iterable
 
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy import JSON, and_, bindparam, case, delete, false, func, literal_column, select, text, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.validation import check_decoded
