@@ -21,8 +21,10 @@ import json
 import sys
 import time
 from collections import defaultdict
+from pathlib import Path
 from types import SimpleNamespace
 
+from . import infra  # noqa: F401  (ZHONGSHU_BENCH_CODE: the code under test goes first on sys.path)
 from . import workload as wlmod
 
 
@@ -36,9 +38,13 @@ class _Table(dict):
 class _Sink:
     def __init__(self, name: str, queue: list | None = None):
         self.name, self.queue, self.sent = name, queue, 0
+        self.digests: set = set()
 
     async def send(self, key=None, value=None, headers=None, **_):
+        import hashlib
+
         self.sent += 1
+        self.digests.add((key, hashlib.sha1(value).hexdigest()))
         if self.queue is not None:
             self.queue.append((self.name, key, value, headers))
 
@@ -126,7 +132,7 @@ def load_reference(app_mod, wl) -> None:
         app_mod.reference_table[ref["kind"]] = {"version": ref["version"], "items": json.loads(ref["items_json"])}
 
 
-def run_once(wl, partitions: int, profile: str | None = None) -> dict:
+def run_once(wl, partitions: int, profile: str | None = None, dump: str | None = None) -> dict:
     import importlib
 
     import streams.app as app_mod
@@ -151,6 +157,11 @@ def run_once(wl, partitions: int, profile: str | None = None) -> dict:
         with open(profile, "w") as fh:
             fh.write(profiler.output_text(unicode=True, color=False, show_all=False))
     keys = {name: len(t) for name, t in app_mod.TABLES.items()}
+    if dump:
+        with open(dump, "w") as fh:
+            for name in ("leads_topic", "triggers_topic", "deadletter"):
+                for key, digest in sorted(sinks[name].digests):
+                    fh.write(f"{name} {key!r} {digest}\n")
     return {"records": wl.records, "handled": got["handled"], "cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
             "cpu_us_per_record": round(cpu / wl.records * 1e6, 1), "cpu_us_per_handled": round(cpu / got["handled"] * 1e6, 1),
             "leads": sinks["leads_topic"].sent, "triggers": sinks["triggers_topic"].sent,
@@ -167,13 +178,17 @@ def main(argv=None) -> int:
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--profile", help="write a pyinstrument text profile of the last repeat here")
+    p.add_argument("--dump", help="write every distinct output (topic, key, SHA-1 of the value) here, sorted: "
+                                  "two code versions that dump the same file raised the same leads and triggers")
     a = p.parse_args(argv)
     wl = (wlmod.synth(a.records, a.partitions) if a.workload == "synth"
           else wlmod.simple(a.enterprises, a.partitions, per_enterprise=a.records / a.enterprises))
-    print(f"machine: {machine()}\nworkload: {wl.describe()}", flush=True)
+    import streams
+
+    print(f"machine: {machine()}\nworkload: {wl.describe()}\ncode: {Path(streams.__file__).parent.parent}", flush=True)
     runs = []
     for i in range(a.repeat):
-        r = run_once(wl, a.partitions, a.profile if i == a.repeat - 1 else None)
+        r = run_once(wl, a.partitions, a.profile if i == a.repeat - 1 else None, a.dump)
         runs.append(r)
         print(json.dumps(r), flush=True)
     print(f"median CPU µs/record {median([r['cpu_us_per_record'] for r in runs])}, "

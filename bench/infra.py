@@ -22,6 +22,10 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# the code under test: this checkout, or another one (a scratch worktree with a proposed patch)
+CODE = Path(os.environ.get("ZHONGSHU_BENCH_CODE") or REPO).resolve()
+if CODE != REPO:
+    sys.path.insert(0, str(CODE))
 
 
 # ---------------------------------------------------------------- machine
@@ -197,10 +201,12 @@ def _children(pid: int) -> list[int]:
         return []
 
 
-def child_env(**zhongshu) -> dict:
-    """The environment of a zhongshu child: ours minus any ZHONGSHU_* of the caller, plus `zhongshu`."""
+def child_env(code: Path | str | None = None, **zhongshu) -> dict:
+    """The environment of a zhongshu child: ours minus any ZHONGSHU_* of the caller, plus `zhongshu`;
+    `code`: run that checkout's code (default: the code under test, CODE)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHONGSHU_")}
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in dict.fromkeys([str(code or CODE), str(REPO),
+                                                                  env.get("PYTHONPATH", "")]) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.update({f"ZHONGSHU_{k.upper()}": str(v) for k, v in zhongshu.items()})
     return env
@@ -307,6 +313,9 @@ class Infra:
     def spawn_module(self, name: str, module: str, args: list[str], env: dict | None = None) -> Proc:
         return Proc(name, [sys.executable, "-m", module, *args], env or child_env(), REPO, self.logs)
 
+    def describe(self) -> str:
+        return f"code {CODE}" + (" (ZHONGSHU_BENCH_CODE)" if CODE != REPO else "")
+
 
 # ---------------------------------------------------------------- log positions (kafka-python, blocking)
 
@@ -356,6 +365,16 @@ class Positions:
 
     def total(self, topics) -> int:
         return sum(self.ends(topics).values())
+
+    def truncate(self, topics) -> int:
+        """Delete every record now in `topics` (the log start moves to the end): a later stream
+        run on the same broker must not read an earlier run's case-fact forwards or leads."""
+        ends = {tp: end for tp, end in self.ends(topics).items() if end > 0}
+        begins = self.beginnings(ends.keys())
+        todo = {tp: end for tp, end in ends.items() if begins.get(tp, 0) < end}
+        if todo:
+            self.admin.delete_records(todo)
+        return sum(end - begins.get(tp, 0) for tp, end in todo.items())
 
 
 def worker_topics() -> tuple[str, ...]:

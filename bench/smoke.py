@@ -20,9 +20,9 @@ from .throughput import one_round
 
 def run(enterprises: int = 300, broker: str | None = None, database_url: str | None = None,
         partitions: int = 2) -> dict:
-    wl = wlmod.simple(enterprises, partitions, days=2, seed=9)
+    wl = wlmod.simple(enterprises, partitions, days=2, seed=9, cache=False)  # always what the code makes today
     args = SimpleNamespace(broker=broker, database_url=database_url, partitions=partitions, store="memory://",
-                           no_rebuild=False, only=None, profile=None)
+                           no_rebuild=False, only=None, profile=None, compare=None)
     result = one_round(args, wl, 0)
     result["workload"] = wl.describe()
     result["records"] = wl.records

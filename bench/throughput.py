@@ -77,24 +77,26 @@ def run_raw(infra: Infra, pos: Positions, records: int, partitions: int) -> dict
 
 
 def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: str, standby: int = 1,
-            workers: int = 1, projector: bool = True, tag: str = "e2e", profile: Path | None = None) -> dict:
-    from projections.projector import PROJECTED_TOPICS
-    from streams.topics import INGRESS_TOPICS, INTERNAL_TOPICS
+            workers: int = 1, projector: bool = True, tag: str = "e2e", profile: Path | None = None,
+            code: str | None = None) -> dict:
+    from streams.topics import DERIVED_TOPICS, INGRESS_TOPICS, INTERNAL_TOPICS
 
     app_id = f"bench-{tag}-{uuid.uuid4().hex[:8]}"
     db = infra.new_database("e2e") if projector else ""
+    # an earlier run on this broker left its case-fact forwards and leads: this run reads only its own
+    pos.truncate((*INTERNAL_TOPICS, *DERIVED_TOPICS, "hub.deadletter"))
     before = pos.ends(("supervision.leads", "credit.repair-triggers", "hub.deadletter"))
     procs = []
     timeline: list = []
     for i in range(workers):
-        env = child_env(broker=infra.bootstrap, database_url=db or "sqlite:////dev/null", app_id=app_id,
+        env = child_env(code, broker=infra.bootstrap, database_url=db or "sqlite:////dev/null", app_id=app_id,
                         home=infra.home(f"worker{i}"), partitions=partitions, store=store,
                         standby_replicas=standby, token_secret="bench", log_level="INFO")
         prof = profile / f"{tag}-worker{i}.txt" if profile else None
         procs.append(infra.spawn(f"{tag}-worker{i}", ["worker"], env, profile=prof))
     proj = None
     if projector:
-        env = child_env(broker=infra.bootstrap, database_url=db, app_id=app_id, home=infra.home("projector"),
+        env = child_env(code, broker=infra.bootstrap, database_url=db, app_id=app_id, home=infra.home("projector"),
                         partitions=partitions, token_secret="bench", log_level="INFO")
         proj = infra.spawn(f"{tag}-projector", ["projector"], env,
                            profile=profile / f"{tag}-projector.txt" if profile else None)
@@ -104,6 +106,9 @@ def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: 
         t_worker = wait_group_caught_up(pos, app_id, worker_topics(), internal=INTERNAL_TOPICS, alive=alive,
                                         on_poll=_progress_recorder(set(INGRESS_TOPICS), timeline), timeout=7200)
         worker_cpu = [cpu_seconds(p.pid) for p in procs]
+        ends = pos.ends(worker_topics())
+        starts = pos.beginnings(ends.keys())
+        consumed = sum(e - starts.get(tp, 0) for tp, e in ends.items())
         worker_rss = [rss_bytes(p.pid) for p in procs]
         t_proj = wait_projector(pos, db, alive=alive, timeout=7200) if projector else t_worker
         proj_cpu = cpu_seconds(proj.pid) if proj else 0.0
@@ -115,11 +120,12 @@ def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: 
     after = pos.ends(("supervision.leads", "credit.repair-triggers", "hub.deadletter"))
     out = {t: sum(n for tp, n in after.items() if tp.topic == t) - sum(n for tp, n in before.items() if tp.topic == t)
            for t in ("supervision.leads", "credit.repair-triggers", "hub.deadletter")}
-    return {"app_id": app_id, "workers": workers, "store": store, "wall_worker_s": round(t_worker - t0, 3),
+    return {"app_id": app_id, "code": str(code or "") or None, "workers": workers, "store": store, "wall_worker_s": round(t_worker - t0, 3),
             "wall_s": round(t_proj - t0, 3), "worker_rate": round(records / (t_worker - t0)),
             "rate": round(records / (t_proj - t0)), "steady_worker_rate": _r(_steady(timeline, 0, records)),
             "projector_tail_s": round(t_proj - t_worker, 3), "worker_cpu_s": [round(c, 2) for c in worker_cpu],
             "worker_cpu_us_per_record": round(sum(worker_cpu) / records * 1e6, 1),
+            "messages_read": consumed, "worker_cpu_us_per_message": round(sum(worker_cpu) / consumed * 1e6, 1),
             "projector_cpu_us_per_record": round(proj_cpu / records * 1e6, 1), "worker_rss": worker_rss,
             "leads_appended": out["supervision.leads"], "triggers_appended": out["credit.repair-triggers"],
             "deadletters": out["hub.deadletter"], "database": db}
@@ -166,8 +172,15 @@ def one_round(args, wl, i: int) -> dict:
             preload_s = wlmod.preload(infra.bootstrap, wl)
             result = {"round": i, "load_before": [round(x, 2) for x in load], "preload_s": round(preload_s, 2)}
             order = ("raw", "e2e") if i % 2 == 0 else ("e2e", "raw")
+            if args.compare:  # the other checkout's worker + projector on the same log, in the same round
+                order = ("raw", "e2e", "e2e_b") if i % 2 == 0 else ("e2e_b", "e2e", "raw")
             for what in order:
                 if args.only and what != args.only:
+                    continue
+                if what == "e2e_b":
+                    print(f"  round {i}: e2e with {args.compare} … (load {loadavg()[0]:.2f})", flush=True)
+                    result["e2e_b"] = run_e2e(infra, pos, wl.records, args.partitions, args.store, tag="e2eb",
+                                              code=args.compare)
                     continue
                 print(f"  round {i}: {what} … (load {loadavg()[0]:.2f})", flush=True)
                 if what == "raw":
@@ -187,6 +200,15 @@ def one_round(args, wl, i: int) -> dict:
             if e2e["steady_worker_rate"] and raw["steady_rate"]:
                 result["ratio_steady"] = round(e2e["steady_worker_rate"] / raw["steady_rate"], 3)
             result["ratio_cpu"] = round(raw["cpu_us_per_record"] / e2e["worker_cpu_us_per_record"], 3)
+            if "e2e_b" in result:
+                b = result["e2e_b"]
+                result["ratio_b"] = round(b["rate"] / raw["rate"], 3)
+                result["ratio_worker_b"] = round(b["worker_rate"] / raw["rate"], 3)
+                if b["steady_worker_rate"] and raw["steady_rate"]:
+                    result["ratio_steady_b"] = round(b["steady_worker_rate"] / raw["steady_rate"], 3)
+                result["ratio_cpu_b"] = round(raw["cpu_us_per_record"] / b["worker_cpu_us_per_record"], 3)
+                result["speedup_b"] = round(b["rate"] / e2e["rate"], 3)
+                result["cpu_gain_b"] = round(e2e["worker_cpu_us_per_record"] / b["worker_cpu_us_per_record"], 3)
             return result
         finally:
             pos.close()
@@ -204,8 +226,11 @@ def summarise(rounds: list[dict]) -> dict:
 
     keys = ["raw.rate", "raw.steady_rate", "raw.cpu_us_per_record", "e2e.rate", "e2e.worker_rate",
             "e2e.steady_worker_rate", "e2e.worker_cpu_us_per_record", "e2e.projector_cpu_us_per_record",
-            "e2e.projector_tail_s", "ratio", "ratio_worker", "ratio_steady", "ratio_cpu", "rebuild.replay_rate",
-            "rebuild.wall_rate", "rebuild.events"]
+            "e2e.projector_tail_s", "ratio", "ratio_worker", "ratio_steady", "ratio_cpu",
+            "rebuild.replay_rate", "rebuild.wall_rate", "rebuild.events",
+            "e2e_b.rate", "e2e_b.worker_rate", "e2e_b.steady_worker_rate", "e2e_b.worker_cpu_us_per_record",
+            "e2e_b.projector_tail_s", "ratio_b", "ratio_worker_b", "ratio_steady_b", "ratio_cpu_b", "speedup_b",
+            "cpu_gain_b"]
     return {k: med(k) for k in keys}
 
 
@@ -221,6 +246,8 @@ def main(argv=None) -> int:
     p.add_argument("--database-url")
     p.add_argument("--no-rebuild", action="store_true")
     p.add_argument("--only", choices=("raw", "e2e"), help="run only one side (no ratio, no rebuild)")
+    p.add_argument("--compare", metavar="CHECKOUT", help="also run the worker + projector of this checkout (e.g. "
+                   "a scratch worktree with a proposed patch) on the same log in every round: A/B in one run")
     p.add_argument("--profile", help="directory: run the worker and projector under py-spy, collapsed stacks there")
     p.add_argument("--json", help="write the full results here (default bench/results/throughput-<time>.json)")
     args = p.parse_args(argv)
@@ -247,6 +274,10 @@ def main(argv=None) -> int:
               f"RSS {fmt_bytes(max(r['e2e']['worker_rss']))}), leads {r['e2e']['leads_appended']}, "
               f"dead letters {r['e2e']['deadletters']} | ratio {r['ratio']} (worker {r['ratio_worker']}, "
               f"steady {r.get('ratio_steady')}, cpu {r['ratio_cpu']})"
+              + (f" | B: e2e {r['e2e_b']['rate']}/s, worker {r['e2e_b']['worker_rate']}/s (steady "
+                 f"{r['e2e_b']['steady_worker_rate']}, {r['e2e_b']['worker_cpu_us_per_record']} µs CPU/rec), ratio "
+                 f"{r['ratio_b']} (worker {r['ratio_worker_b']}, cpu {r['ratio_cpu_b']}), speedup {r['speedup_b']}"
+                 if "e2e_b" in r else "")
               + (f" | rebuild {r['rebuild']['replay_rate']}/s over {r['rebuild']['events']} events"
                  if "rebuild" in r else "") + f" | load {r['load_before'][0]}→{r['load_after'][0]}", flush=True)
     info["rounds"] = rounds
