@@ -134,7 +134,7 @@ class TickGate:
 
     def __init__(self, space: KeySpace):
         self.space = space
-        self.read: dict = {}  # TP -> (offset, timestamp ms) of the last event handled
+        self.read: dict = {}  # TP -> (offset, Faust timestamp in seconds) of the last event handled
 
     def saw(self, msg) -> None:
         self.read[msg.tp] = (msg.offset, msg.timestamp)
@@ -165,6 +165,9 @@ async def handle(space: KeySpace, event) -> None:
     msg = event.message
     if msg.topic == "hub.clock":
         await receive_tick(space, msg)
+    elif msg.topic in FORWARD_TOPICS and _header(msg, "zs_tick"):
+        receive_marker(space, msg)
+        GATES[space.name].saw(msg)
     else:
         await handle_fact(space, msg)
         GATES[space.name].saw(msg)
@@ -193,10 +196,54 @@ async def release_ticks(space: KeySpace, msg) -> None:
     pending = list(held["pending"])
     gate = GATES[space.name]
     while pending and gate.ready(msg.partition, pending[0][0]):
-        _, at = pending.pop(0)
+        ts, at = pending.pop(0)
         await apply_tick(space, msg.partition, parse_time(at), msg)
+        if space is CASE:
+            await send_markers(msg.partition, ts, at)
     if len(pending) != len(held["pending"]):
-        table[key] = {"_p": msg.partition, "pending": pending}
+        table[key] = {**held, "pending": pending}
+
+
+FORWARD_TOPICS = ("hub.facts-by-enterprise", "hub.facts-by-agency")
+
+
+def _header(msg, name: str) -> str | None:
+    for k, v in msg.headers or ():
+        if k == name:
+            return v.decode() if isinstance(v, bytes) else v
+    return None
+
+
+async def send_markers(case_partition: int, ts: int, at: str) -> None:
+    """The case space has applied tick `at` on its partition and forwarded every case fact read
+    before it. A marker after those facts on every partition of the forward topics tells the
+    enterprise and agency spaces so: they apply the tick once every case partition has marked it
+    (a watermark carried in the log, so it holds across processes and on replay)."""
+    value = codec.encode("ClockTick", {"tick_id": f"mark-{at}-{case_partition}", "at": at, "partition": case_partition})
+    headers = [("zs_tick", at.encode()), ("zs_tick_ts", str(ts).encode()), ("zs_from", str(case_partition).encode())]
+    for topic in (facts_by_enterprise, facts_by_agency):
+        for p in range(settings.partitions):
+            await topic.send(key=b"__tick__", value=value, partition=p, headers=headers)
+
+
+def receive_marker(space: KeySpace, msg) -> None:
+    table = TABLES[space.name]
+    key = TICKS_KEY.format(msg.partition)
+    held = dict(table.get(key) or {"_p": msg.partition, "pending": []})
+    at, ts, origin = _header(msg, "zs_tick"), float(_header(msg, "zs_tick_ts")), int(_header(msg, "zs_from"))
+    marks = {k: list(v) for k, v in (held.get("marks") or {}).items()}
+    done = set(held.get("done") or [])
+    if at in done:
+        return  # a marker re-sent on a replay: that tick was applied here already
+    got = sorted(set(marks.get(at, [])) | {origin})
+    if len(got) >= settings.partitions:
+        marks.pop(at, None)
+        done = sorted(done | {at})[-64:]
+        held["pending"] = [*held.get("pending", []), [ts, at]]
+    else:
+        marks[at] = got
+    held.update({"_p": msg.partition, "marks": marks, "done": sorted(done)})
+    table[key] = held
 
 
 async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
@@ -294,7 +341,8 @@ def _space_agent(space: KeySpace):
 
     agent.__name__ = f"{space.name}_agent"
     agent.__qualname__ = agent.__name__
-    return app.agent(raw_topic(*space.topics, "hub.clock"), name=f"zhongshu.{space.name}")(agent)
+    topics = (*space.topics, "hub.clock") if space is CASE else space.topics
+    return app.agent(raw_topic(*topics), name=f"zhongshu.{space.name}")(agent)
 
 
 enterprise_agent = _space_agent(ENTERPRISE)

@@ -207,3 +207,21 @@ def test_repair_eligibility_is_announced_on_the_first_day_after_the_minimum_peri
     hub.admin.post("/api/v1/clock/ticks", json={"at": "2026-07-12T00:00:00+08:00"}).raise_for_status()
     hub.sync()
     assert len(triggers()) == 1
+
+
+def test_a_tick_right_behind_the_events_does_not_overtake_them(scene):
+    """Ticks posted straight after the facts (no sync between) are applied after those facts,
+    even though the facts reach the enterprise space by a forward hop."""
+    hub, enterprise, agency = scene
+    cases = []
+    for _ in range(5):
+        case_id = f"甬海市监案〔2026〕{uid(6)}号"
+        events = case_events(enterprise, agency, case_id, "2026-09-29T15:00:00+08:00")
+        events.append({"source_event_id": f"{case_id}-pub", "case_id": case_id, "event": "published",
+                       "published_at": "2026-10-14T10:00:00+08:00", "channel": "信用中国", "masked": True})
+        cases.append(case_id)
+        post(hub.enforcement, "/api/v1/intake/enforcement/cases", events)
+    hub.admin.post("/api/v1/clock/ticks", json={"at": "2026-10-16T00:00:00+08:00"}).raise_for_status()
+    hub.sync()
+    late = [l for l in leads(hub.staff, rule_code="PEN_PUBLICITY_LATE") if any(c in str(l) for c in cases)]
+    assert late == []
