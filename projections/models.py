@@ -231,7 +231,7 @@ class CreditEvent(Base):
     __tablename__ = "credit_events"
     __table_args__ = PROJECTED
     source_event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    uscc: Mapped[str] = mapped_column(String(18), index=True)
+    uscc: Mapped[str] = mapped_column(String(64), index=True)  # a natural person is keyed by an id_token (tk_…)
     kind: Mapped[str] = mapped_column(String(40))
     decision_no: Mapped[str | None] = mapped_column(String(200), index=True)
     risk_class: Mapped[str | None] = mapped_column(String(1))
@@ -287,7 +287,7 @@ class TimelineEntry(Base):
     ce_id: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     kind: Mapped[str] = mapped_column(String(60))
-    uscc: Mapped[str | None] = mapped_column(String(18), index=True)
+    uscc: Mapped[str | None] = mapped_column(String(64), index=True)  # a natural person is keyed by an id_token (tk_…)
     case_id: Mapped[str | None] = mapped_column(String(200), index=True)
     region_code: Mapped[str | None] = mapped_column(String(6))
     action_code: Mapped[str | None] = mapped_column(String(200))
@@ -370,7 +370,7 @@ class CreditTrigger(Base):
     __table_args__ = PROJECTED
     trigger_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     code: Mapped[str] = mapped_column(String(40), index=True)
-    uscc: Mapped[str] = mapped_column(String(18), index=True)
+    uscc: Mapped[str] = mapped_column(String(64), index=True)  # a natural person is keyed by an id_token (tk_…)
     decision_no: Mapped[str | None] = mapped_column(String(200), index=True)
     body: Mapped[dict] = mapped_column(JSON_)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
