@@ -117,7 +117,29 @@ class RunningHub:
         return p.read_text(errors="replace") if p.exists() else ""
 
 
-def start_hub(tmp_path: Path, env_extra: dict, args=(), wait: float = 180) -> RunningHub:
+def start_workers_at_log_end(bootstrap: str, app_id: str) -> None:
+    """Commit the log ends as the starting offsets of a new worker group, so a test hub's
+    stream workers begin with the records the test writes instead of replaying every earlier
+    test's records from the shared broker (the projector still reads from offset zero)."""
+    from kafka import KafkaConsumer
+    from kafka.structs import OffsetAndMetadata, TopicPartition
+
+    from projections.routes.ops import WORKER_TOPICS
+    from streams.topics import create_topics
+
+    create_topics(bootstrap, 4)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=app_id, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(t, p) for t in WORKER_TOPICS for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = consumer.end_offsets(tps)
+        consumer.commit({tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
+    finally:
+        consumer.close()
+
+
+def start_hub(tmp_path: Path, env_extra: dict, args=(), wait: float = 180, from_log_end: bool = False) -> RunningHub:
+    if from_log_end:
+        start_workers_at_log_end(env_extra["ZHONGSHU_BROKER"], env_extra["ZHONGSHU_APP_ID"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHONGSHU_")}
     env.update(env_extra)
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
@@ -160,7 +182,7 @@ def hub(tmp_path, kafka_bootstrap, pg_url):
         "ZHONGSHU_DATABASE_URL": pg_url,
         "ZHONGSHU_APP_ID": f"zhongshu-test-{uuid.uuid4().hex[:8]}",
         "ZHONGSHU_TOKEN_SECRET": "test-secret-" + uuid.uuid4().hex,
-    })
+    }, from_log_end=True)
     try:
         yield h
     finally:

@@ -21,7 +21,7 @@ def sec_hub(tmp_path_factory, kafka_bootstrap, pg_server):
     hub = start_hub(tmp_path_factory.mktemp("security"), {
         "ZHONGSHU_BROKER": kafka_bootstrap, "ZHONGSHU_DATABASE_URL": db,
         "ZHONGSHU_APP_ID": f"zhongshu-sec-{uuid.uuid4().hex[:8]}", "ZHONGSHU_TOKEN_SECRET": secret,
-    })
+    }, from_log_end=True)
     hub.secret = secret
     hub.pg = pg_server
     try:
