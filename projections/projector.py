@@ -314,6 +314,23 @@ def fold_actions(actions: Iterable[dict]) -> dict:
     return st
 
 
+def refold_leads(s: Session) -> int:
+    """Fold every acted-on lead's status from its whole history again (after a parallel
+    rebuild, in case a lead and its actions were replayed by different processes)."""
+    actions = defaultdict(list)
+    for h in s.execute(select(LeadHistory.lead_id, LeadHistory.action_id, LeadHistory.action, LeadHistory.actor,
+                              LeadHistory.at, LeadHistory.version, LeadHistory.note, LeadHistory.outcome)
+                       .where(LeadHistory.action != "raised")).mappings():
+        actions[h["lead_id"]].append(dict(h))
+    params = [{"b_lead_id": lead_id, **fold_actions(acts)} for lead_id, acts in sorted(actions.items())]
+    if params:
+        t = Lead.__table__
+        s.execute(update(t).where(t.c.lead_id == bindparam("b_lead_id"))
+                  .values({c: bindparam(c) for c in ("status", "version", "assignee", "outcome", "note", "updated_at")}),
+                  params)
+    return len(params)
+
+
 def _chunks(seq: list, n: int):
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
@@ -800,13 +817,23 @@ class Projector:
                 if item is None:
                     return
                 b, positions, n = item
-                try:
-                    with self.Session() as s, s.begin():
-                        self._lock(s)
-                        self._write(s, b, positions)
-                except BaseException as exc:  # handed to the reading side, which stops
-                    failure.append(exc)
-                    return
+                for attempt in range(5):
+                    try:
+                        with self.Session() as s, s.begin():
+                            self._lock(s)
+                            self._write(s, b, positions)
+                        break
+                    except OperationalError as exc:
+                        # parallel rebuild processes share a few rows (the clock, a work order whose
+                        # key moved): a deadlock rolls one batch back, which is simply written again
+                        if attempt < 4 and _transient(exc):
+                            log.warning("rebuild batch rolled back (%s); writing it again", exc.orig.__class__.__name__)
+                            continue
+                        failure.append(exc)
+                        return
+                    except BaseException as exc:  # handed to the reading side, which stops
+                        failure.append(exc)
+                        return
                 if self.on_batch:
                     self.on_batch(n)
 
@@ -873,6 +900,10 @@ class Projector:
             return b, positions
         finally:
             prepared.close()
+
+
+def _transient(exc: OperationalError) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")  # deadlock, serialization
 
 
 def _aiokafka_kw(kw: dict) -> dict:

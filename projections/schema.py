@@ -141,6 +141,10 @@ def finish_rebuild(engine: Engine, target: Engine, namespace: str) -> None:
     if engine.dialect.name != "postgresql":
         return
     with target.begin() as conn:
+        # parallel replay processes may have handed out the same SSE sequence twice: renumber
+        conn.execute(text(f'UPDATE "{namespace}".leads AS l SET change_seq = r.n FROM (SELECT lead_id, '
+                          f'row_number() OVER (ORDER BY change_seq, lead_id) AS n FROM "{namespace}".leads) r '
+                          f'WHERE l.lead_id = r.lead_id'))
         for table in projected_tables():
             for index in table.indexes:
                 index.create(conn)

@@ -266,3 +266,26 @@ def test_records_the_workers_would_dead_letter_are_not_projected(tmp_path):
     with engine.connect() as c:
         assert [r.uscc for r in c.execute(select(CreditState))] == [U1]
     engine.dispose()
+
+
+def test_refold_repairs_a_lead_whose_actions_were_folded_elsewhere(tmp_path):
+    """A parallel rebuild may write a lead and its actions from different processes; the final
+    refold gives every lead the status its whole history says."""
+    from sqlalchemy.orm import Session
+
+    from projections.projector import refold_leads
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'refold.db'}")
+    p = Projector(engine, "unused:9092")
+    log = a_log()
+    p.apply([r for r in log.records if r.topic == "supervision.leads"])
+    with engine.begin() as c:  # history arrives without a fold, as from another process
+        c.execute(LeadHistory.__table__.insert(), [
+            {"action_id": "X1", "lead_id": "L2", "action": "claimed", "actor": "a", "version": 2,
+             "at": datetime(2026, 5, 8, tzinfo=UTC)}])
+    with Session(engine) as s, s.begin():
+        assert refold_leads(s) == 1
+    with engine.connect() as c:
+        row = c.execute(select(Lead.status, Lead.version, Lead.assignee).where(Lead.lead_id == "L2")).one()
+    assert tuple(row) == ("处理中", 2, "a")
+    engine.dispose()
