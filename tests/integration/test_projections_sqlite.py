@@ -23,7 +23,7 @@ def sqlite_hub(tmp_path, kafka_bootstrap):
         "ZHONGSHU_BROKER": kafka_bootstrap,
         "ZHONGSHU_APP_ID": f"zhongshu-test-{uuid.uuid4().hex[:8]}",
         "ZHONGSHU_TOKEN_SECRET": "test-secret-" + uuid.uuid4().hex,
-    })
+    }, from_log_end=True)
     h.db_url = f"sqlite:///{tmp_path / 'var' / 'zhongshu.db'}"
     try:
         yield h
