@@ -44,11 +44,16 @@ def main() -> int:
     print(row(*["---"] * 4))
     if "hostile_http_fuzz" in r:
         f = r["hostile_http_fuzz"]
-        print(row("schemathesis", f"{f['operations']} operations × ≤{f['max_examples_per_operation']} examples",
-                  f["requests"], f["server_errors"]))
+        ex = f["examples_per_operation"]
+        print(row("schemathesis", f"{f['operations']} operations × ≤{ex['positive']} valid + ≤{ex['negative']} invalid",
+                  f["requests"], f"{f['server_errors']} (+ {f['known_server_errors']['count']} in reported routes)"))
     if "hostile_http_bodies" in r:
         print(row("hand-made bodies", "malformed JSON, wrong types, missing fields, …",
                   r["hostile_http_bodies"]["bodies_tried"], r["hostile_http_bodies"]["server_errors"]))
+    if "hostile_http_json" in r:
+        f = r["hostile_http_json"]
+        print(row("what JSON cannot carry", f"NaN, Infinity, half surrogate pairs, 100k nesting on {f['routes']} routes",
+                  f["bodies_tried"], f["server_errors"]))
     if "hostile_http_duplicates" in r:
         f = r["hostile_http_duplicates"]
         print(row("duplicates", f"one id ×3 in a list; ×{f['concurrent_posts']} concurrent", f["concurrent_posts"] + 3,

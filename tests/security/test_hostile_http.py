@@ -39,6 +39,7 @@ POSITIVE, NEGATIVE = 20, 10  # examples per operation: valid per the schema, and
 # xfail test below (which fails once fixed, so the entry is removed then); counted, not hidden
 KNOWN_5XX = {
     "GET /api/v1/indicators": "from/to at the ends of the calendar (to=0001-01-01) overflow the period arithmetic",
+    "GET /api/v1/webhooks/deliveries": "a huge `page` overflows the SQL OFFSET",
 }
 
 
