@@ -40,13 +40,13 @@ class _Sink:
         self.name, self.queue, self.sent = name, queue, 0
         self.digests: set = set()
 
-    async def send(self, key=None, value=None, headers=None, **_):
+    async def send(self, key=None, value=None, headers=None, partition=None, **_):
         import hashlib
 
         self.sent += 1
         self.digests.add((key, hashlib.sha1(value).hexdigest()))
         if self.queue is not None:
-            self.queue.append((self.name, key, value, headers))
+            self.queue.append((self.name, key, value, headers, partition))
 
 
 class _TP(tuple):
@@ -82,6 +82,8 @@ def setup(partitions: int):
         setattr(app_mod, attr, sink)
     for gate in app_mod.GATES.values():
         gate.ready = lambda partition, ts: True
+    if hasattr(app_mod, "settings"):
+        app_mod.settings.partitions = partitions
     return app_mod, sinks, forwards
 
 
@@ -100,20 +102,29 @@ def messages(wl, partitions: int):
     return out
 
 
+def clock_readers(app_mod):
+    """The key spaces whose agent reads hub.clock (all of them; or, since ticks reach the enterprise
+    and agency spaces as markers behind the case facts, the case space alone)."""
+    from streams.keyspaces import CASE, SPACES
+
+    return (CASE,) if hasattr(app_mod, "send_markers") else SPACES
+
+
 async def drive(app_mod, msgs, forwards, partitions: int) -> dict:
     from streams.keyspaces import SPACES
 
     by_topic = {t: s for s in SPACES for t in (*s.topics, )}
+    ticked = clock_readers(app_mod)
     offsets: dict = defaultdict(int)
     handled = 0
     for msg in msgs:
-        spaces = SPACES if msg.topic == "hub.clock" else (by_topic[msg.topic],)
+        spaces = ticked if msg.topic == "hub.clock" else (by_topic[msg.topic],)
         for space in spaces:
             await app_mod.handle(space, SimpleNamespace(message=msg))
             handled += 1
-        while forwards:  # the case worker's forwards, read back by the enterprise and agency spaces
-            topic, key, value, headers = forwards.pop(0)
-            p = _partition(key, partitions)
+        while forwards:  # the case worker's forwards (and tick markers), read back by the other spaces
+            topic, key, value, headers, partition = forwards.pop(0)
+            p = partition if partition is not None else _partition(key, partitions)
             tp = _TP((topic, p))
             fwd = SimpleNamespace(topic=topic, partition=p, offset=offsets[tp], key=key, value=value,
                                   headers=headers, timestamp=msg.timestamp, tp=tp)

@@ -17,7 +17,9 @@ Two arrival points per record, matched by its source_event_id (the lead's eviden
          (server-sent events the API polls from the lead projection every --poll seconds, the
          same rows GET /api/v1/leads lists; polling the paged list instead would misorder
          leads of the same second and load the API with page scans).
-Loopback only; every process started here is stopped on exit.
+The intake rate limit (ZHONGSHU_INTAKE_RATE_PER_SECOND, 50 requests/s per key by default) is
+switched off for the hub under test: it is a policy knob, and at 100 records/s one record a
+request would hit it. Loopback only; every process started here is stopped on exit.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ class Hub:
         self.db = infra.new_database("latency")
         self.env = child_env(broker=infra.bootstrap, database_url=self.db, app_id=f"bench-lat-{uuid.uuid4().hex[:8]}",
                              home=self.cwd / "var", partitions=partitions, store=store, token_secret="bench",
-                             clock="manual", log_level="INFO")
+                             clock="manual", log_level="INFO", intake_rate_per_second=0)
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = infra.spawn("up", ["up", "--api-port", str(self.port)], self.env, cwd=self.cwd)
         deadline = time.monotonic() + 240

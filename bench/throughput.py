@@ -109,6 +109,9 @@ def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: 
         ends = pos.ends(worker_topics())
         starts = pos.beginnings(ends.keys())
         consumed = sum(e - starts.get(tp, 0) for tp, e in ends.items())
+        per_topic: dict = {}
+        for tp, e in ends.items():
+            per_topic[tp.topic] = per_topic.get(tp.topic, 0) + e - starts.get(tp, 0)
         worker_rss = [rss_bytes(p.pid) for p in procs]
         t_proj = wait_projector(pos, db, alive=alive, timeout=7200) if projector else t_worker
         proj_cpu = cpu_seconds(proj.pid) if proj else 0.0
@@ -125,7 +128,7 @@ def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: 
             "rate": round(records / (t_proj - t0)), "steady_worker_rate": _r(_steady(timeline, 0, records)),
             "projector_tail_s": round(t_proj - t_worker, 3), "worker_cpu_s": [round(c, 2) for c in worker_cpu],
             "worker_cpu_us_per_record": round(sum(worker_cpu) / records * 1e6, 1),
-            "messages_read": consumed, "worker_cpu_us_per_message": round(sum(worker_cpu) / consumed * 1e6, 1),
+            "messages_read": consumed, "messages_by_topic": per_topic, "worker_cpu_us_per_message": round(sum(worker_cpu) / consumed * 1e6, 1),
             "projector_cpu_us_per_record": round(proj_cpu / records * 1e6, 1), "worker_rss": worker_rss,
             "leads_appended": out["supervision.leads"], "triggers_appended": out["credit.repair-triggers"],
             "deadletters": out["hub.deadletter"], "database": db}
