@@ -924,8 +924,15 @@ def check_decoded(record_name: str, value: dict) -> list[Problem]:
                 else:
                     walk(v, p)
         elif isinstance(node, list):
+            if len(node) > MAX_LIST:
+                problems.append(Problem(path, f"{len(node)} items", f"at most {MAX_LIST} items"))
+                return
             for i, v in enumerate(node):
                 walk(v, f"{path}[{i}]")
+        elif isinstance(node, str) and len(node) > MAX_CONTENT:
+            # intake caps every text (content at MAX_CONTENT); a producer past intake must not
+            # push megabytes into the rules' state, the projections and every later replay
+            problems.append(Problem(path, shown(node), f"at most {MAX_CONTENT} characters"))
 
     walk(value, "")
     return problems

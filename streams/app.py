@@ -33,6 +33,7 @@ app = faust.App(
     broker=[f"kafka://{b}" for b in settings.bootstrap.split(",")],
     store=settings.store,
     table_standby_replicas=settings.standby_replicas,
+    broker_credentials=settings.faust_broker_credentials(),  # SASL/TLS, as every other client
     datadir=str(settings.home / "faust"),
     web_enabled=False,                   # the HTTP API is FastAPI's (projections/api.py)
     topic_partitions=settings.partitions,

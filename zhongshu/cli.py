@@ -97,6 +97,8 @@ def cmd_clock_tick(args) -> int:
 
 
 def cmd_worker(args) -> int:
+    # Faust creates only the last level of its datadir (<home>/faust): a worker on a fresh machine needs <home>
+    _settings(args).home.mkdir(parents=True, exist_ok=True)
     from streams.app import app
 
     # Faust's worker command turns its own web server back on unless told not to

@@ -193,6 +193,9 @@ def gather(s, start: date, end: date, region_code: str | None, agency_code: str 
     return compute(insp, int(decisions), Decimal(fines) if fines is not None else None, publications, leads, calendar)
 
 
+EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)
+
+
 @router.get("/api/v1/indicators", response_model=Indicators, response_model_by_alias=True,
             summary="agency indicators by period (执法监督指标)", description=_DESCRIPTION,
             responses={404: {"description": "the region lies outside the key's jurisdiction"},
@@ -208,6 +211,8 @@ async def indicators(request: Request,
     start = from_ or date(end.year, 1, 1)
     if start > end:
         raise HTTPException(422, f"from {start} is after to {end}")
+    if start < EARLIEST or end > LATEST:  # the period's bounds in UTC must stay inside datetime's range
+        raise HTTPException(422, f"from and to must lie between {EARLIEST} and {LATEST}")
     region = region_code or principal.region_code
     if not covers(principal.region_code, region):
         raise HTTPException(404, f"no region {region} in this key's jurisdiction")

@@ -54,7 +54,9 @@ def _json_safe(v):
         return {str(k): _json_safe(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_json_safe(x) for x in v]
-    if v is None or isinstance(v, (str, int, float, bool)):
+    if isinstance(v, str):  # half a surrogate pair (valid JSON, not Unicode) cannot be UTF-8 encoded
+        return v.encode("utf-8", "backslashreplace").decode("utf-8")
+    if v is None or isinstance(v, (int, float, bool)):
         return v
     return str(v)
 
@@ -408,8 +410,12 @@ def make_action_route(path: str):
             "version": body.version, "note": note, "outcome": outcome})
         topic = "supervision.lead-actions"
         try:
-            meta = await hub.producer.send_and_wait(topic, value=value, key=lead_id.encode(), headers=cloudevent_headers(
-                ce_id=aid, source="/zhongshu/api/leads", type=CE_TYPES[topic], time=at.isoformat(), subject=lead_id))
+            # bounded: aiokafka's idempotent producer waits for an absent broker forever (holding the guard row);
+            # an action appended after the timeout is harmless: its action_id is the one a retry would append
+            meta = await asyncio.wait_for(hub.producer.send_and_wait(
+                topic, value=value, key=lead_id.encode(), headers=cloudevent_headers(
+                    ce_id=aid, source="/zhongshu/api/leads", type=CE_TYPES[topic], time=at.isoformat(),
+                    subject=lead_id)), hub.settings.intake_send_timeout)
         except Exception as exc:
             await run_in_threadpool(_finish, s, False)
             log.warning("lead action %s not appended: %s", aid, exc)

@@ -16,6 +16,7 @@ from connectors.webhook_models import WebhookOutbox, WebhookSubscriber, ensure_t
 from ..auth import Principal, scope_prefix
 from ..hub import Hub, get_hub, problem_response, read_json, require
 from ..models import CreditTrigger
+from .leads import MAX_PAGE
 
 router = APIRouter(tags=["webhooks"])
 
@@ -94,7 +95,7 @@ async def delete_subscriber(subscriber_id: str, request: Request, principal: Pri
 
 @router.get("/api/v1/webhooks/deliveries")
 async def list_deliveries(request: Request, trigger_id: str | None = None, state: str | None = None,
-                          subscriber_id: str | None = None, page: int = Query(1, ge=1),
+                          subscriber_id: str | None = None, page: int = Query(1, ge=1, le=MAX_PAGE),
                           page_size: int = Query(50, ge=1, le=500),
                           principal: Principal = Depends(require("credit"))):
     """Deliveries newest first; `state` is an id (pending, in_flight, delivered, acknowledged,

@@ -86,9 +86,6 @@ def test_faust_gets_the_same_settings_as_broker_credentials():
             assert loaded_cas(got["ssl_context"]) == loaded_cas(want["ssl_context"]) > 0
 
 
-@pytest.mark.xfail(strict=True, reason="streams/app.py builds faust.App without broker_credentials; the fix is one "
-                                       "line there: broker_credentials=settings.faust_broker_credentials() "
-                                       "(see docs/RELIABILITY.md)")
 def test_the_stream_workers_app_is_built_with_the_configured_credentials():
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHONGSHU_")}
     env.update({"PYTHONPATH": str(REPO), "ZHONGSHU_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",

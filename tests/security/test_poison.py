@@ -134,9 +134,6 @@ OVERSIZED = {"hotline.workorders": "content", "enforcement.inspections": "result
              "credit.events": "decision_no", "justice.transfers": "organ"}
 
 
-@pytest.mark.xfail(strict=True, reason="check_decoded (connectors/validation.py) has no length limits, so a 900 KB "
-                                       "field written past intake is processed and projected instead of dead-lettered; "
-                                       "patch in docs/RELIABILITY.md")
 def test_oversized_records_written_past_intake_are_dead_lettered(sec_hub):
     uscc, case_id = make_uscc("91330203MA" + uid(7)), f"甬海市监案〔2026〕{uid(6)}号"
     producer = KafkaProducer(bootstrap_servers=sec_hub.bootstrap, acks="all", max_request_size=2 * 1024 * 1024)
