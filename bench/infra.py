@@ -307,7 +307,8 @@ class Infra:
         """`zhongshu <args>`; with `profile`, under `py-spy record` writing collapsed stacks there."""
         argv = [sys.executable, "-m", "zhongshu.cli", *args]
         if profile:
-            argv = ["py-spy", "record", "--nonblocking", "-r", "97", "-f", "raw", "-o", str(profile), "--"] + argv
+            extra = os.environ.get("ZHONGSHU_BENCH_PYSPY", "").split()  # e.g. --gil: only the thread holding the GIL
+            argv = ["py-spy", "record", "--nonblocking", "-r", "97", "-f", "raw", *extra, "-o", str(profile), "--"] + argv
         return Proc(name, argv, env, cwd or self.dir, self.logs, profiled=bool(profile))
 
     def spawn_module(self, name: str, module: str, args: list[str], env: dict | None = None) -> Proc:
