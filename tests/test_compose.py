@@ -59,6 +59,6 @@ def test_compose_services_shape():
         assert svc["environment"]["ZHONGSHU_BROKER"] == "kafka:9092"
         assert svc["environment"]["ZHONGSHU_DATABASE_URL"].startswith("postgresql+psycopg://")
         assert svc["depends_on"]["kafka"]["condition"] == "service_healthy"
-    assert services["worker"]["command"][:3] == ["faust", "-A", "streams.app"]
+    assert services["worker"]["command"][:2] == ["zhongshu", "worker"]
     assert "8040:8040" in services["api"]["ports"]
     assert (REPO / "deploy" / "Dockerfile").is_file()

@@ -16,9 +16,9 @@ from streams.rules.base import make_lead
 pytestmark = pytest.mark.integration
 
 
-def lead(n: str, detected_at: str) -> dict:
+def lead(n: str, detected_at: str, region_code: str = "330203") -> dict:
     return make_lead(rule_code="INSP_NO_CODE", rule_name="未亮码检查", severity="中", subject_type="agency",
-                     subject_id=f"AG{n}", subject_name=None, finding_key=n, agency_code=None, region_code="330203",
+                     subject_id=f"AG{n}", subject_name=None, finding_key=n, agency_code=None, region_code=region_code,
                      detected_at=detected_at, evidence=[], explanation="测试")
 
 
@@ -26,7 +26,8 @@ def test_poison_record_is_skipped_and_projection_goes_on(kafka_bootstrap, pg_url
     codec = Codec()
     tag = uuid.uuid4().hex[:8]
     good1, poison, good2 = (lead(f"{tag}-1", "2026-05-06T09:30:00+08:00"),
-                            lead(f"{tag}-2", "2026-05-06T09:30:00"),  # no offset: the projection refuses it
+                            # a region code longer than its column: PostgreSQL refuses the row
+                            lead(f"{tag}-2", "2026-05-06T09:30:00+08:00", region_code="3302" * 20),
                             lead(f"{tag}-3", "2026-05-07T09:30:00+08:00"))
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     for rec in (good1, poison, good2):
