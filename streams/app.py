@@ -7,6 +7,7 @@ id and every consumer of it is idempotent, so a redelivery changes nothing.
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import logging
 from datetime import datetime, timezone
@@ -17,7 +18,7 @@ from connectors.validation import check_decoded
 from schemas.codec import CE_TYPES, TOPIC_SCHEMAS, Codec, DecodeError, cloudevent_headers, header_dict
 from zhongshu.config import load_settings
 
-from .keyspaces import AGENCY, CASE, ENTERPRISE, KIND_OF_TOPIC, KeySpace, dispatch
+from .keyspaces import AGENCY, CASE, ENTERPRISE, KIND_OF_TOPIC, KeySpace, dispatch, earliest_due
 from .rules.base import Fact, RuleConfig, Tick, parse_time
 from .rules.config import load_thresholds
 from .topics import INGRESS_TOPICS, REFERENCE_TOPICS
@@ -161,6 +162,73 @@ class TickGate:
 GATES = {space.name: TickGate(space) for space in (ENTERPRISE, CASE, AGENCY)}
 
 
+class DueIndex:
+    """The keys of one key space that wait for a deadline, per table partition, earliest first,
+    so that a tick visits the keys that are due instead of every key of the table (a sweep of
+    the whole table per tick and partition costs O(keys) whatever is due, and with rocksdb://
+    reads and decodes every value).
+
+    In memory and derived from the table: built from the table's own contents the first time a
+    partition's tick needs it, kept current on every write this worker makes, and dropped on a
+    rebalance (another worker may have written the partition meanwhile). A heap entry whose
+    deadline no longer matches the key's is stale and skipped."""
+
+    def __init__(self, space: KeySpace):
+        self.space = space
+        self.due: dict[int, dict[str, float]] = {}
+        self.heap: dict[int, list[tuple[float, str]]] = {}
+
+    def forget(self) -> None:
+        self.due.clear()
+        self.heap.clear()
+
+    def note(self, partition: int, key: str, state: dict) -> None:
+        book = self.due.get(partition)
+        if book is None:  # not built yet: the build reads the table
+            return
+        at = earliest_due(state)
+        if at is None:
+            book.pop(key, None)
+            return
+        ts = at.timestamp()
+        if book.get(key) != ts:
+            book[key] = ts
+            heapq.heappush(self.heap[partition], (ts, key))
+
+    def _build(self, partition: int) -> None:
+        book: dict[str, float] = {}
+        for key, state in TABLES[self.space.name].items():
+            if _is_tick_key(key) or not isinstance(state, dict) or state.get("_p") != partition:
+                continue
+            at = earliest_due(state)
+            if at is not None:
+                book[key] = at.timestamp()
+        heap = [(ts, key) for key, ts in book.items()]
+        heapq.heapify(heap)
+        self.due[partition], self.heap[partition] = book, heap
+
+    def pop_due(self, partition: int, at: datetime) -> list[str]:
+        """The keys with a deadline at or before `at`, in key order (deterministic output order)."""
+        if partition not in self.due:
+            self._build(partition)
+        book, heap, limit, keys = self.due[partition], self.heap[partition], at.timestamp(), set()
+        while heap and heap[0][0] <= limit:
+            ts, key = heapq.heappop(heap)
+            if book.get(key) == ts:
+                del book[key]
+                keys.add(key)
+        return sorted(keys)
+
+
+DUE = {space.name: DueIndex(space) for space in (ENTERPRISE, CASE, AGENCY)}
+
+
+@app.on_partitions_revoked.connect
+async def _forget_due_indexes(app, revoked, **kwargs) -> None:
+    for index in DUE.values():
+        index.forget()
+
+
 async def handle(space: KeySpace, event) -> None:
     """Decode → rules → outputs → table: the whole body of every key-space agent."""
     msg = event.message
@@ -249,18 +317,22 @@ def receive_marker(space: KeySpace, msg) -> None:
 
 async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
     table = TABLES[space.name]
+    index = DUE[space.name]
     config = current_config()
     failures: dict[str, str] = {}
-    for key, state in list(table.items()):
-        if _is_tick_key(key) or state.get("_p") != partition:
+    for key in index.pop_due(partition, at):
+        state = table.get(key)
+        if not state:
             continue
         try:
             new_state, outputs = dispatch(space, state, Tick(at), key, config)
         except Exception as exc:  # e.g. CalendarYearNotCovered: loud, but the other keys go on
             failures.setdefault(type(exc).__name__, f"{key}: {exc}")
+            index.note(partition, key, state)  # still due: the next tick tries again
             continue
         if new_state != state:
             table[key] = new_state
+        index.note(partition, key, new_state)
         await emit(outputs, msg)
     for name, example in failures.items():
         log.error("tick %s on %s: %s (%s)", at.isoformat(), space.name, name, example)
@@ -299,6 +371,7 @@ async def handle_fact(space: KeySpace, msg) -> None:
         return
     new_state["_p"] = msg.partition
     table[key] = new_state
+    DUE[space.name].note(msg.partition, key, new_state)
     await emit(outputs, msg)
     if space is CASE and msg.topic == "enforcement.cases":
         await forward_case_fact(msg, fact)

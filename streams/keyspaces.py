@@ -7,7 +7,6 @@ the Faust agents in streams/app.py only decode, call `dispatch`, send and store.
 """
 from __future__ import annotations
 
-import copy
 import importlib
 import logging
 from dataclasses import dataclass, field
@@ -91,11 +90,31 @@ def dispatch(space: KeySpace, state: dict, item: Fact | Tick, key: str, config: 
             sub = state.get(name)
             if not sub or not _due(sub, item.at):
                 continue
-        # deep copy: a rule may mutate nested lists, and Faust's memory store holds live objects
-        sub_state, outputs = module.evaluate(copy.deepcopy(state.get(name) or {}), item, config)
+        # no copy here: every evaluate starts with rules.base.copy_state (Faust's memory store
+        # holds live objects, and a rule that raises half-way must leave them untouched)
+        sub_state, outputs = module.evaluate(state.get(name) or {}, item, config)
         new_state[name] = sub_state
         out.add(outputs)
     return new_state, out
+
+
+def earliest_due(state: dict) -> datetime | None:
+    """The earliest deadline any module of one key's state waits for (None: no tick can change
+    this key). `_due` on or before a tick's time is what makes `dispatch` ask a module."""
+    best = None
+    for sub in state.values():
+        due = sub.get("_due") if isinstance(sub, dict) else None
+        if not due:
+            continue
+        if len(due) == 10:  # a bare date: due once its day is over
+            from .rules.base import end_of_day
+            from datetime import date
+            at = end_of_day(date.fromisoformat(due))
+        else:
+            at = parse_time(due)
+        if best is None or at < best:
+            best = at
+    return best
 
 
 def _due(sub_state: dict, at: datetime) -> bool:

@@ -158,7 +158,7 @@ def _judge(state: dict, config: RuleConfig, out: list) -> None:
     clock = state["_clock"]
     open_from = _open_from(state, config)
     months = state["months"]
-    names = {r.get("agency_code"): r for r in config.ref("agencies")}
+    names = config.memo("agencies by code (last wins)", lambda: {r.get("agency_code"): r for r in config.ref("agencies")})
     agency = state.get("agency")
     row = names.get(agency) or {}
     for month in sorted(months):

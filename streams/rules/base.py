@@ -67,6 +67,7 @@ class RuleConfig:
 
     thresholds: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, list[dict]] = field(default_factory=dict)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def get(self, rule_code: str, name: str, default: Any = None) -> Any:
         table = self.thresholds.get(rule_code)
@@ -79,6 +80,25 @@ class RuleConfig:
 
     def ref(self, kind: str) -> list[dict]:
         return self.reference.get(kind, [])
+
+    def memo(self, name: str, build):
+        """A value derived from this configuration, built once: reference sets hold thousands of
+        rows (every officer of a city) and rules look them up on every event."""
+        try:
+            return self._memo[name]
+        except KeyError:
+            value = self._memo[name] = build()
+            return value
+
+    def first_by(self, kind: str, column: str) -> dict:
+        """Rows of a reference set by one column, the first row of a value winning (as a scan
+        that stops at the first match)."""
+        def build():
+            out: dict = {}
+            for row in self.ref(kind):
+                out.setdefault(row.get(column), row)
+            return out
+        return self.memo(f"first_by:{kind}:{column}", build)
 
 
 def parse_time(value: str | datetime) -> datetime:

@@ -180,9 +180,9 @@ def _absorb(state: dict, fact: Fact, at, config: RuleConfig) -> None:
 
 
 def _agency_name(config: RuleConfig, code: str | None) -> str:
-    for row in config.ref("agencies"):
-        if row.get("agency_code") == code:
-            return row.get("name") or code
+    row = config.first_by("agencies", "agency_code").get(code)
+    if row is not None:
+        return row.get("name") or code
     return code or "未知机关"
 
 

@@ -198,17 +198,13 @@ def _record(fact: Fact, at, day: date, config: RuleConfig) -> dict:
 
 
 def _agency_name(config: RuleConfig, code: str | None) -> str | None:
-    for row in config.ref("agencies"):
-        if row.get("agency_code") == code:
-            return row.get("name")
-    return None
+    row = config.first_by("agencies", "agency_code").get(code)
+    return row.get("name") if row is not None else None
 
 
 def _agency_domain(config: RuleConfig, code: str | None) -> str | None:
-    for row in config.ref("agencies"):
-        if row.get("agency_code") == code:
-            return row.get("domain")
-    return None
+    row = config.first_by("agencies", "agency_code").get(code)
+    return row.get("domain") if row is not None else None
 
 
 def _sev(config: RuleConfig, code: str) -> str:
@@ -240,10 +236,9 @@ def _check_single(state: dict, fact: Fact, rec: dict, config: RuleConfig, out: l
         problem = None
         if not plan_id:
             problem = "未关联检查计划（plan_id 为空）"
-        elif plans and not any(
-            p.get("plan_id") == plan_id and p.get("agency_code") == agency
-            and int(p.get("year") or 0) == day.year for p in plans
-        ):
+        elif plans and (plan_id, agency, day.year) not in config.memo("inspection-plan keys", lambda: {
+            (p.get("plan_id"), p.get("agency_code"), int(p.get("year") or 0)) for p in plans
+        }):
             problem = f"检查计划 {plan_id} 未登记为该机关 {day.year} 年度检查计划"
         if problem:
             lead("INSP_NO_PLAN",
@@ -261,7 +256,7 @@ def _check_single(state: dict, fact: Fact, rec: dict, config: RuleConfig, out: l
     # INSP_UNCERTIFIED — 行政处罚法第四十二条: ≥2 certified officers
     min_officers = int(config.get("INSP_UNCERTIFIED", "min_officers", 2))
     certs = [c for c in (v.get("officer_cert_nos") or []) if c]
-    officers = {o.get("cert_no"): o for o in config.ref("officers")}
+    officers = config.memo("officers by cert_no", lambda: {o.get("cert_no"): o for o in config.ref("officers")})
     problems, notes = [], []
     if len(set(certs)) < min_officers:
         problems.append(f"执法人员 {len(set(certs))} 人，少于 {min_officers} 人")

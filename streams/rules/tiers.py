@@ -262,7 +262,7 @@ def periods(
 def agency_domain(config: RuleConfig | None, agency_code: str | None) -> str | None:
     if not agency_code or config is None:
         return None
-    row = next((r for r in config.ref("agencies") if r.get("agency_code") == agency_code), None)
+    row = config.first_by("agencies", "agency_code").get(agency_code)
     return row.get("domain") if row else None
 
 
