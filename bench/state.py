@@ -72,17 +72,21 @@ def main(argv=None) -> int:
     p.add_argument("--enterprises", default="10000,100000")
     p.add_argument("--stores", default="memory://,rocksdb://")
     p.add_argument("--days", type=int, default=3)
+    p.add_argument("--complaint-share", type=float, default=0.2)
+    p.add_argument("--case-share", type=float, default=0.1)
     p.add_argument("--partitions", type=int, default=4)
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--broker")
     p.add_argument("--profile", help="directory for py-spy profiles of the workers")
     p.add_argument("--json")
     a = p.parse_args(argv)
-    info = {"machine": machine(), "args": vars(a), "runs": []}
+    from .infra import CODE
+
+    info = {"machine": machine(), "args": vars(a), "code": str(CODE), "runs": []}
     print(f"machine: {info['machine']}", flush=True)
     for n in [int(x) for x in a.enterprises.split(",")]:
         t = time.monotonic()
-        wl = wlmod.simple(n, a.partitions, days=a.days)
+        wl = wlmod.simple(n, a.partitions, days=a.days, complaint_share=a.complaint_share, case_share=a.case_share)
         print(f"workload: {wl.describe()} (built in {time.monotonic() - t:.0f}s)", flush=True)
         with Infra(a.broker) as infra:
             infra.create_topics(a.partitions)
