@@ -6,6 +6,7 @@ id and every consumer of it is idempotent, so a redelivery changes nothing.
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import heapq
 import json
@@ -18,6 +19,7 @@ from connectors.validation import check_decoded
 from schemas.codec import CE_TYPES, TOPIC_SCHEMAS, Codec, DecodeError, cloudevent_headers, header_dict
 from zhongshu.config import load_settings
 
+from . import faustfix
 from .keyspaces import AGENCY, CASE, ENTERPRISE, KIND_OF_TOPIC, KeySpace, dispatch, earliest_due
 from .rules.base import Fact, RuleConfig, Tick, parse_time
 from .rules.config import load_thresholds
@@ -26,6 +28,10 @@ from .topics import INGRESS_TOPICS, REFERENCE_TOPICS
 log = logging.getLogger("zhongshu.streams")
 
 settings = load_settings()
+# offsets are committed only after the table writes they cover are on the broker, and never past
+# records the consumer skipped (streams/faustfix.py)
+faustfix.install(strict_topics=(*INGRESS_TOPICS, "hub.clock", "hub.facts-by-enterprise", "hub.facts-by-agency"),
+                 bootstrap=settings.bootstrap, client_kwargs=settings.aiokafka_client_kwargs())
 codec = Codec()
 THRESHOLDS = load_thresholds()
 
@@ -102,17 +108,41 @@ def _fact(msg, value: dict) -> Fact:
                 ce_id=headers.get("ce_id", ""))
 
 
-async def emit(outputs, source_msg) -> None:
+async def emit(outputs, source_msg) -> list:
+    """Send the outputs; returns their delivery futures (see `durably`)."""
+    sent = []
     for lead in outputs.leads:
-        await leads_topic.send(key=lead["lead_id"].encode(), value=codec.encode("Lead", lead),
+        sent.append(await leads_topic.send(key=lead["lead_id"].encode(), value=codec.encode("Lead", lead),
                                headers=cloudevent_headers(ce_id=lead["lead_id"] + "@" + str(source_msg.offset),
                                                           source="/zhongshu/streams", type=CE_TYPES["supervision.leads"],
-                                                          time=lead["detected_at"], subject=lead["lead_id"]))
+                                                          time=lead["detected_at"], subject=lead["lead_id"])))
     for trig in outputs.triggers:
-        await triggers_topic.send(key=trig["uscc"].encode(), value=codec.encode("CreditTrigger", trig),
+        sent.append(await triggers_topic.send(key=trig["uscc"].encode(), value=codec.encode("CreditTrigger", trig),
                                   headers=cloudevent_headers(ce_id=trig["trigger_id"], source="/zhongshu/streams",
                                                              type=CE_TYPES["credit.repair-triggers"],
-                                                             time=trig["detected_at"], subject=trig["uscc"]))
+                                                             time=trig["detected_at"], subject=trig["uscc"])))
+    return sent
+
+
+async def durably(sent: list) -> None:
+    """Wait until the broker has acknowledged `sent`. Called before the table write that records
+    those outputs as emitted: the write goes to the changelog through another producer queue and
+    partition, so without the wait a crash can leave the state saying "emitted" (restored from
+    the changelog on restart) while the lead itself never reached the broker — the redelivered
+    input then finds its delivery id seen and the lead is lost (tests/faults/test_crash.py).
+    Only records with outputs wait, and a tick waits once for all of its keys."""
+    if not sent:
+        return
+    waited = 0.0
+    while True:
+        _, pending = await asyncio.wait(sent, timeout=10.0)
+        if not pending:
+            break
+        waited += 10.0  # never given up on: the state must not run ahead of its outputs
+        log.warning("%d output(s) not yet acknowledged by the broker after %.0f s; still waiting",
+                    len(pending), waited)
+    for fut in sent:
+        fut.result()  # a delivery that failed raises here, before the state is written
 
 
 RECORD_OF_TOPIC = {**TOPIC_SCHEMAS, "hub.facts-by-enterprise": "CaseEvent", "hub.facts-by-agency": "CaseEvent"}
@@ -267,8 +297,8 @@ async def release_ticks(space: KeySpace, msg) -> None:
     while pending and gate.ready(msg.partition, pending[0][0]):
         ts, at = pending.pop(0)
         await apply_tick(space, msg.partition, parse_time(at), msg)
-        if space is CASE:
-            await send_markers(msg.partition, ts, at)
+        if space is CASE:  # the markers on the broker before the pending list that drops the tick
+            await durably(await send_markers(msg.partition, ts, at))
     if len(pending) != len(held["pending"]):
         table[key] = {**held, "pending": pending}
 
@@ -283,16 +313,18 @@ def _header(msg, name: str) -> str | None:
     return None
 
 
-async def send_markers(case_partition: int, ts: int, at: str) -> None:
+async def send_markers(case_partition: int, ts: int, at: str) -> list:
     """The case space has applied tick `at` on its partition and forwarded every case fact read
     before it. A marker after those facts on every partition of the forward topics tells the
     enterprise and agency spaces so: they apply the tick once every case partition has marked it
     (a watermark carried in the log, so it holds across processes and on replay)."""
     value = codec.encode("ClockTick", {"tick_id": f"mark-{at}-{case_partition}", "at": at, "partition": case_partition})
     headers = [("zs_tick", at.encode()), ("zs_tick_ts", str(ts).encode()), ("zs_from", str(case_partition).encode())]
+    sent = []
     for topic in (facts_by_enterprise, facts_by_agency):
         for p in range(settings.partitions):
-            await topic.send(key=b"__tick__", value=value, partition=p, headers=headers)
+            sent.append(await topic.send(key=b"__tick__", value=value, partition=p, headers=headers))
+    return sent
 
 
 def receive_marker(space: KeySpace, msg) -> None:
@@ -320,6 +352,7 @@ async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
     index = DUE[space.name]
     config = current_config()
     failures: dict[str, str] = {}
+    sent, writes = [], []
     for key in index.pop_due(partition, at):
         state = table.get(key)
         if not state:
@@ -331,9 +364,12 @@ async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
             index.note(partition, key, state)  # still due: the next tick tries again
             continue
         if new_state != state:
-            table[key] = new_state
+            writes.append((key, new_state))
         index.note(partition, key, new_state)
-        await emit(outputs, msg)
+        sent += await emit(outputs, msg)
+    await durably(sent)  # outputs on the broker before the states that say they were emitted
+    for key, new_state in writes:
+        table[key] = new_state
     for name, example in failures.items():
         log.error("tick %s on %s: %s (%s)", at.isoformat(), space.name, name, example)
         await dead_letter(msg, f"tick {at.isoformat()} failed for some {space.name} keys: {name}: {example}",
@@ -370,9 +406,9 @@ async def handle_fact(space: KeySpace, msg) -> None:
         await dead_letter(msg, f"rule error: {exc!r}", f"{space.name}-agent")
         return
     new_state["_p"] = msg.partition
+    await durably(await emit(outputs, msg))  # before the state that says they were emitted
     table[key] = new_state
     DUE[space.name].note(msg.partition, key, new_state)
-    await emit(outputs, msg)
     if space is CASE and msg.topic == "enforcement.cases":
         await forward_case_fact(msg, fact)
 
