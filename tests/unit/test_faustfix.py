@@ -109,3 +109,52 @@ def test_a_real_gap_in_a_strict_topic_is_filled_as_upstream(monkeypatch):
 def test_other_topics_keep_upstream_gap_handling_without_a_log_check(monkeypatch):
     gaps, restarts, asked = _jump(monkeypatch, "reference.holidays", first_existing=16)
     assert gaps == [(16, 88)] and restarts == [] and asked == []
+
+
+class _Offsets(_Gaps):
+    def __init__(self, committed, acked):
+        super().__init__()
+        self._committed_offset = {TP_INSP: committed}
+        self._acked = {TP_INSP: list(acked)}
+        self._acked_index = {TP_INSP: set(acked)}
+
+
+from faust.types import TP  # noqa: E402
+
+TP_INSP = TP("enforcement.inspections", 3)
+
+
+def _head(monkeypatch, committed, acked, first_existing):
+    restarts = []
+
+    async def first_offset_from(tp, offset):
+        return first_existing
+
+    monkeypatch.setattr(faustfix, "first_offset_from", first_offset_from)
+    monkeypatch.setattr(faustfix, "restart_worker", lambda: restarts.append(True))
+    faustfix.install(strict_topics=("enforcement.inspections",), bootstrap="127.0.0.1:1")
+    consumer = _Offsets(committed, acked)
+
+    async def run():
+        first = faustfix._new_offset(consumer, TP_INSP)
+        await asyncio.sleep(0.01)  # the log check
+        return first, faustfix._new_offset(consumer, TP_INSP)
+
+    first, second = asyncio.run(run())
+    return first, second, restarts
+
+
+def test_a_record_missing_at_the_head_holds_the_commit_and_restarts(monkeypatch):
+    # committed 17 = the next record to read; 17 was dropped, 18 and 19 were processed
+    first, second, restarts = _head(monkeypatch, 17, [18, 19], first_existing=17)
+    assert (first, second, restarts) == (None, None, [True])
+
+
+def test_a_head_hole_with_no_records_in_the_log_lets_the_commit_pass(monkeypatch):
+    first, second, restarts = _head(monkeypatch, 17, [18, 19], first_existing=18)
+    assert (first, second, restarts) == (None, 20, [])
+
+
+def test_a_contiguous_head_commits_as_upstream(monkeypatch):
+    first, second, restarts = _head(monkeypatch, 17, [17, 18, 19], first_existing=17)
+    assert (first, second, restarts) == (20, None, [])
