@@ -8,6 +8,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import TopicPartition
 
+from streams.topics import REFERENCE_MAX_BYTES
 from zhongshu.config import aiokafka_kwargs
 
 
@@ -20,6 +21,7 @@ def producer(bootstrap: str, client_kwargs: dict | None = None) -> AIOKafkaProdu
     p = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
         linger_ms=5, max_batch_size=256 * 1024, request_timeout_ms=15000,
+        max_request_size=REFERENCE_MAX_BYTES + 64 * 1024,  # a whole reference set is one record
         **aiokafka_kwargs(client_kwargs or {}),
     )
     # what a reader of the same log needs (IntakeService recovers in-doubt appends with it)

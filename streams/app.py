@@ -23,7 +23,7 @@ from . import faustfix
 from .keyspaces import AGENCY, CASE, ENTERPRISE, KIND_OF_TOPIC, KeySpace, dispatch, earliest_due
 from .rules.base import Fact, RuleConfig, Tick, parse_time
 from .rules.config import load_thresholds
-from .topics import INGRESS_TOPICS, REFERENCE_TOPICS
+from .topics import INGRESS_TOPICS, REFERENCE_MAX_BYTES, REFERENCE_TOPICS
 
 log = logging.getLogger("zhongshu.streams")
 
@@ -53,6 +53,7 @@ app = faust.App(
     producer_linger_ms=10,               # DESIGN.md §11: default producer settings cost ~28%
     producer_max_batch_size=256 * 1024,
     producer_acks=-1,
+    producer_max_request_size=REFERENCE_MAX_BYTES + 64 * 1024,  # the reference table's changelog
     # tables (changelogs) use the default json serializers; hub topics are raw Avro bytes (raw_topic)
 )
 
@@ -68,7 +69,8 @@ facts_by_enterprise = raw_topic("hub.facts-by-enterprise")
 facts_by_agency = raw_topic("hub.facts-by-agency")
 
 # a GlobalTable: every worker holds every reference set, whichever worker read the topic
-reference_table = app.GlobalTable("reference", default=None, partitions=1, key_type=str, value_type=None)
+reference_table = app.GlobalTable("reference", default=None, partitions=1, key_type=str, value_type=None,
+                                  extra_topic_configs={"max.message.bytes": str(REFERENCE_MAX_BYTES)})
 TABLES = {
     space.name: app.Table(f"{space.name}-state", default=dict, partitions=settings.partitions,
                           key_type=str)

@@ -9,6 +9,12 @@ REFERENCE_KINDS = (
 )
 
 
+# A reference set (参考数据) is one message holding the whole set: a city's officers or inspection
+# plans pass Kafka's 1 MB default. Reference topics, the worker's reference changelog and every
+# producer that writes them allow this much (the intake body limit, max_body_bytes, is below it).
+REFERENCE_MAX_BYTES = 16 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
@@ -52,6 +58,8 @@ def topic_configs(spec: TopicSpec) -> dict[str, str]:
            "retention.ms": str(spec.retention_ms)}
     if spec.compacted:
         cfg["min.compaction.lag.ms"] = "0"
+    if spec.name.startswith("reference."):
+        cfg["max.message.bytes"] = str(REFERENCE_MAX_BYTES)
     return cfg
 
 
@@ -76,6 +84,20 @@ def create_topics(bootstrap: str, partitions: int, client_kwargs: dict | None = 
                 created.append(topic.name)
             except TopicAlreadyExistsError:
                 pass
+        _raise_message_limits(admin, existing)
         return created
     finally:
         admin.close()
+
+
+def _raise_message_limits(admin, existing: set) -> None:
+    """Topics created before REFERENCE_MAX_BYTES existed keep Kafka's 1 MB limit: raise it
+    (an incremental SET: the topics' other settings stay; idempotent)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    names = [s.name for s in CATALOG if s.name.startswith("reference.") and s.name in existing]
+    names += [t for t in existing if t.endswith("-reference-changelog")]
+    if names:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name,
+                                            configs={"max.message.bytes": str(REFERENCE_MAX_BYTES)})
+                             for name in names])

@@ -2,6 +2,7 @@
 back through GET /api/v1/leads — as the acceptance scenarios drive `zhongshu up --clock manual`."""
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -225,3 +226,26 @@ def test_a_tick_right_behind_the_events_does_not_overtake_them(scene):
     hub.sync()
     late = [l for l in leads(hub.staff, rule_code="PEN_PUBLICITY_LATE") if any(c in str(l) for c in cases)]
     assert late == []
+
+
+def test_a_reference_set_larger_than_kafkas_1_mb_default_reaches_the_worker(scene):
+    """A city's officers list passes Kafka's 1 MB message default: the PUT, the reference topic,
+    the worker's reference changelog and every reader must take it (REFERENCE_MAX_BYTES)."""
+    hub, enterprise, agency = scene
+    filler = [{"cert_no": f"浙执F{i:06d}", "agency_code": agency, "valid_from": "2020-01-01",
+               "valid_until": "2030-12-31"} for i in range(20000)]
+    officers = filler + [{"cert_no": "浙执0003", "agency_code": agency, "valid_from": "2020-01-01",
+                          "valid_until": "2030-12-31"}]
+    body = json.dumps(officers, ensure_ascii=False).encode()
+    assert len(body) > 1_500_000, len(body)  # well past the 1 MB default
+    r = hub.admin.put("/api/v1/reference/officers", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["items"] == len(officers)
+    hub.sync()
+    # only the big set knows 浙执0003: with it the worker raises nothing for 0003, but does for 0001
+    post(hub.enforcement, "/api/v1/intake/enforcement/inspections",
+         [inspection(enterprise, agency, "2026-07-02", officer_cert_nos=["浙执0003", "浙执0001"])])
+    hub.sync()
+    uncertified = leads(hub.staff, rule_code="INSP_UNCERTIFIED", agency_code=agency)
+    assert len(uncertified) == 1, uncertified
+    assert "浙执0001" in uncertified[0]["explanation"] and "浙执0003" not in uncertified[0]["explanation"]
