@@ -36,6 +36,8 @@ from typing import Any
 
 from aiokafka.errors import InvalidProducerEpoch, InvalidProducerIdMapping, OutOfOrderSequenceNumber, ProducerFenced
 from sqlalchemy import bindparam, delete, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from projections.models import IntakeLedger
@@ -145,6 +147,22 @@ class IntakeService:
             except IntegrityError:
                 return False
 
+    def _claim_many(self, kind: str, topic: str, rows: list[tuple[str, str, int]]) -> set[str] | None:
+        """Claim the ids of `rows` ((sid, key, partition), distinct ids) that nobody claimed
+        before, in one statement; returns the ids this call claimed. None where the database
+        has no INSERT … ON CONFLICT DO NOTHING RETURNING (the caller claims one by one)."""
+        now = datetime.now(timezone.utc)
+        with self.session_factory() as s, s.begin():
+            insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(s.get_bind().dialect.name)
+            if insert is None:
+                return None
+            stmt = (insert(IntakeLedger)
+                    .values([{"kind": kind, "source_event_id": sid, "topic": topic, "key": key, "partition": partition,
+                              "accepted_at": now} for sid, key, partition in rows])
+                    .on_conflict_do_nothing(index_elements=["kind", "source_event_id"])
+                    .returning(IntakeLedger.source_event_id))
+            return set(s.execute(stmt).scalars())
+
     def _release(self, kind: str, sid: str):
         with self.session_factory() as s, s.begin():
             s.execute(delete(IntakeLedger).where(IntakeLedger.kind == kind, IntakeLedger.source_event_id == sid,
@@ -183,17 +201,27 @@ class IntakeService:
     async def append(self, route: str, records: list[dict], run_sync) -> IntakeResult:
         """Append validated records; `run_sync` runs blocking DB calls off the event loop.
 
-        The records of one call are claimed in order and handed to the producer in order (so
-        one partition keeps their order), then confirmed together. Raises IntakeUnavailable if
-        any record could not be acknowledged; the ones that were are in the log, and a retry
-        of the whole list answers them as duplicates."""
+        The records of one call are claimed and handed to the producer in order (so one
+        partition keeps their order), then confirmed together. A list's new ids are claimed in
+        one statement (one database round trip instead of one per record); every id claimed
+        before — a duplicate, an append in flight or in doubt, a repeat inside the list — takes
+        the one-by-one path. Raises IntakeUnavailable if any record could not be acknowledged;
+        the ones that were are in the log, and a retry of the whole list answers them as
+        duplicates."""
         kind, topic, source = SOURCES[route]
         outcomes: list[tuple[bool, dict] | None] = [None] * len(records)
         queued: list[tuple[int, str, asyncio.Future]] = []
         failure: IntakeUnavailable | None = None
+        claimed = await self._claim_list(kind, topic, records, run_sync) if len(records) > 1 else {}
         for i, rec in enumerate(records):
             try:
-                out = await self._append_one(kind, topic, source, rec, run_sync)
+                mine = claimed.get(rec["source_event_id"])
+                if mine is not None and mine[0] == i:
+                    del claimed[rec["source_event_id"]]
+                    out = ("queued", rec["source_event_id"],
+                           await self._enqueue(kind, topic, source, rec, mine[1], mine[2]))
+                else:
+                    out = await self._append_one(kind, topic, source, rec, run_sync)
             except IntakeUnavailable as exc:
                 failure = exc
                 break
@@ -201,6 +229,8 @@ class IntakeService:
                 queued.append((i, out[1], out[2]))
             else:
                 outcomes[i] = (False, out[1])
+        for sid in claimed:  # claimed with the list but never handed to the producer (stopped early)
+            await self._release_quietly(kind, sid)
         metas = await asyncio.gather(*(self._confirm(kind, sid, fut) for _, sid, fut in queued), return_exceptions=True)
         positions = []
         for (i, sid, _), meta in zip(queued, metas):
@@ -225,6 +255,18 @@ class IntakeService:
         for accepted, item in outcomes:
             (result.accepted if accepted else result.duplicates).append(item)
         return result
+
+    async def _claim_list(self, kind: str, topic: str, records: list[dict], run_sync) -> dict:
+        """sid -> (index of its first occurrence, key, partition) for the ids this call claimed."""
+        first: dict[str, tuple[int, str, int]] = {}
+        for i, rec in enumerate(records):
+            sid = rec["source_event_id"]
+            if sid not in first:
+                key = record_key(kind, rec)
+                first[sid] = (i, key, await self._partition(topic, key))
+        got = await self._db(run_sync, self._claim_many, kind, topic,
+                             [(sid, key, partition) for sid, (_, key, partition) in first.items()])
+        return {sid: first[sid] for sid in got} if got else {}
 
     async def _db(self, run_sync, fn, *args):
         try:

@@ -81,6 +81,48 @@ def test_repeated_source_event_id_appends_nothing(hub):
     assert again.json()["duplicates"][0]["offset"] == first.json()["accepted"][0]["offset"]
 
 
+def test_a_list_mixing_new_ids_an_old_id_and_a_repeat_appends_each_new_id_once_in_order(hub):
+    """A list's new ids are claimed in one statement; an id appended before and an id repeated
+    inside the list take the one-by-one path and answer as duplicates with their position."""
+    hotline = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.key('hotline')}"})
+    uscc = valid_uscc()  # one key: one partition, so the order on it is checkable
+    old, a, b, c = (work_order(f"GD{uuid.uuid4().hex[:12]}", uscc) for _ in range(4))
+    first = hotline.post("/api/v1/intake/hotline/workorders", json=old)
+    assert first.status_code == 202, first.text
+    r = hotline.post("/api/v1/intake/hotline/workorders", json=[a, old, b, a, c])
+    assert r.status_code == 202, r.text
+    body = r.json()
+    accepted = body["accepted"]
+    assert [x["ce_id"] for x in accepted] == [a["source_event_id"], b["source_event_id"], c["source_event_id"]]
+    offsets = [x["offset"] for x in accepted]
+    assert offsets == sorted(offsets) and len(set(x["partition"] for x in accepted)) == 1
+    dups = {x["ce_id"]: x for x in body["duplicates"]}
+    assert sorted(dups) == sorted([old["source_event_id"], a["source_event_id"]])
+    assert dups[old["source_event_id"]]["offset"] == first.json()["accepted"][0]["offset"]
+    assert dups[a["source_event_id"]]["offset"] == accepted[0]["offset"]
+
+    # on the topic: each id exactly once
+    consumer = KafkaConsumer(bootstrap_servers=hub.bootstrap, enable_auto_commit=False)
+    tp = TopicPartition("hotline.workorders", accepted[0]["partition"])
+    consumer.assign([tp])
+    consumer.seek(tp, first.json()["accepted"][0]["offset"])
+    seen = []
+    for _ in range(20):
+        for msg in consumer.poll(timeout_ms=1000).get(tp, []):
+            seen.append(header_dict(msg.headers)["ce_id"])
+        if len(seen) >= 4:
+            break
+    consumer.close()
+    ours = {old["source_event_id"], a["source_event_id"], b["source_event_id"], c["source_event_id"]}
+    assert [s for s in seen if s in ours] == [old["source_event_id"], a["source_event_id"], b["source_event_id"],
+                                              c["source_event_id"]]
+
+    # the whole list again: nothing appended, every answer a duplicate with its position
+    again = hotline.post("/api/v1/intake/hotline/workorders", json=[a, old, b, a, c])
+    assert again.status_code == 200 and again.json()["accepted"] == []
+    assert len(again.json()["duplicates"]) == 5
+
+
 def test_invalid_work_order_is_rejected_naming_field_value_and_expectation(hub):
     hotline = httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {hub.key('hotline')}"})
     bad = work_order(f"GD{uuid.uuid4().hex[:12]}", "91330203MA2AXXXX0Z", received_at="2026-05-06T09:30:00")
