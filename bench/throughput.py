@@ -123,6 +123,7 @@ def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: 
     after = pos.ends(("supervision.leads", "credit.repair-triggers", "hub.deadletter"))
     out = {t: sum(n for tp, n in after.items() if tp.topic == t) - sum(n for tp, n in before.items() if tp.topic == t)
            for t in ("supervision.leads", "credit.repair-triggers", "hub.deadletter")}
+    distinct, digest = outputs_digest(infra.bootstrap, before, after)
     return {"app_id": app_id, "code": str(code or "") or None, "workers": workers, "store": store, "wall_worker_s": round(t_worker - t0, 3),
             "wall_s": round(t_proj - t0, 3), "worker_rate": round(records / (t_worker - t0)),
             "rate": round(records / (t_proj - t0)), "steady_worker_rate": _r(_steady(timeline, 0, records)),
@@ -131,7 +132,36 @@ def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: 
             "messages_read": consumed, "messages_by_topic": per_topic, "worker_cpu_us_per_message": round(sum(worker_cpu) / consumed * 1e6, 1),
             "projector_cpu_us_per_record": round(proj_cpu / records * 1e6, 1), "worker_rss": worker_rss,
             "leads_appended": out["supervision.leads"], "triggers_appended": out["credit.repair-triggers"],
-            "deadletters": out["hub.deadletter"], "database": db}
+            "deadletters": out["hub.deadletter"], "outputs_distinct": distinct, "outputs_digest": digest,
+            "database": db}
+
+
+def outputs_digest(bootstrap: str, before: dict, after: dict) -> tuple[int, str]:
+    """The distinct (topic, key, value) of the leads and triggers this run appended, and a digest of
+    them: replaying one log must give the same set whatever the timing (a lead re-sent after a
+    redelivery is the same record, so it counts once)."""
+    import hashlib
+
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    seen: set = set()
+    try:
+        tps = [tp for tp in after if tp.topic != "hub.deadletter" and after[tp] > before.get(tp, 0)]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, before.get(tp, 0))
+        left = {tp: after[tp] for tp in tps}
+        while left:
+            for tp, msgs in consumer.poll(timeout_ms=2000, max_records=5000).items():
+                for m in msgs:
+                    if m.offset < left.get(tp, -1):
+                        seen.add((tp.topic, m.key, hashlib.sha1(m.value).hexdigest()))
+                if msgs and msgs[-1].offset + 1 >= left.get(tp, 0):
+                    left.pop(tp, None)
+    finally:
+        consumer.close()
+    return len(seen), hashlib.sha1(repr(sorted(seen)).encode()).hexdigest()[:16]
 
 
 def run_rebuild(infra: Infra, pos: Positions) -> dict:
@@ -275,11 +305,13 @@ def main(argv=None) -> int:
               f"{r['raw']['cpu_us_per_record']} µs CPU/rec) | e2e {r['e2e']['rate']}/s, worker {r['e2e']['worker_rate']}/s "
               f"(steady {r['e2e']['steady_worker_rate']}, {r['e2e']['worker_cpu_us_per_record']} µs CPU/rec, "
               f"RSS {fmt_bytes(max(r['e2e']['worker_rss']))}), leads {r['e2e']['leads_appended']}, "
+              f"outputs {r['e2e']['outputs_distinct']} distinct #{r['e2e']['outputs_digest']}, "
               f"dead letters {r['e2e']['deadletters']} | ratio {r['ratio']} (worker {r['ratio_worker']}, "
               f"steady {r.get('ratio_steady')}, cpu {r['ratio_cpu']})"
               + (f" | B: e2e {r['e2e_b']['rate']}/s, worker {r['e2e_b']['worker_rate']}/s (steady "
                  f"{r['e2e_b']['steady_worker_rate']}, {r['e2e_b']['worker_cpu_us_per_record']} µs CPU/rec), ratio "
-                 f"{r['ratio_b']} (worker {r['ratio_worker_b']}, cpu {r['ratio_cpu_b']}), speedup {r['speedup_b']}"
+                 f"{r['ratio_b']} (worker {r['ratio_worker_b']}, cpu {r['ratio_cpu_b']}), speedup {r['speedup_b']}, "
+                 f"outputs {r['e2e_b']['outputs_distinct']} distinct #{r['e2e_b']['outputs_digest']}"
                  if "e2e_b" in r else "")
               + (f" | rebuild {r['rebuild']['replay_rate']}/s over {r['rebuild']['events']} events"
                  if "rebuild" in r else "") + f" | load {r['load_before'][0]}→{r['load_after'][0]}", flush=True)

@@ -23,5 +23,7 @@ def test_the_benchmark_harness_runs_end_to_end_and_reports_numbers(pg_server):
     assert raw["rate"] > 0 and e2e["rate"] > 0 and e2e["worker_rate"] > 0
     assert e2e["deadletters"] == 0                    # every record was valid and decodable
     assert e2e["leads_appended"] > 0                  # the rules ran (INSP_NO_CODE is planted)
+    assert 0 < e2e["outputs_distinct"] <= e2e["leads_appended"] + e2e["triggers_appended"]
+    assert len(e2e["outputs_digest"]) == 16           # the determinism check of the harness ran
     assert rebuild["events"] >= records and rebuild["replay_rate"] > 0
     assert result["ratio"] > 0
