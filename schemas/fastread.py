@@ -90,7 +90,7 @@ class _Gen:
             elif t in ("string", "bytes"):
                 n = self.var()
                 self.count(ind, n)
-                self.emit(ind, f"if p + {n} > len(d): raise ValueError('body too short')")
+                self.emit(ind, f"if p + {n} > size: raise ValueError('body too short')")
                 self.emit(ind, f"{target} = d[p:p + {n}]{'.decode()' if t == 'string' else ''}; p += {n}")
             else:
                 raise NotImplementedError(f"Avro type {t}")
@@ -154,6 +154,7 @@ def compile_reader(parsed_schema: dict) -> Reader:
     """A function (data, position) -> (value, position after it) for one parsed record schema."""
     g = _Gen()
     g.emit(0, "def read(d, p):")
+    g.emit(1, "size = len(d)")
     g.read(parsed_schema, 1, "value", {})
     g.emit(1, "return value, p")
     namespace = {"_long": _long, "_count": _count, **g.consts}
