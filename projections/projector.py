@@ -867,9 +867,11 @@ class Projector:
         """A rebuild into private tables, built for speed: aiokafka's consumer (its record
         parsing is compiled; kafka-python's is pure Python, ~2.5× the CPU), and a writer thread
         that commits one batch while the next is decoded (psycopg and sqlite3 release the GIL
-        while the database works), so Python and the database each keep a core busy. A record
-        that cannot be projected is passed over, as the live projector does; a batch the
-        database refuses stops the rebuild."""
+        while the database works), so Python and the database each keep a core busy. On
+        PostgreSQL rows with keys this process has not written yet are COPYed straight in
+        (FreshKeys). A record that cannot be projected, or whose rows the database refuses, is
+        logged and passed over, as the live projector does (the refused batch is written again
+        record by record); only an unavailable database stops the rebuild."""
         import asyncio
         import queue
 
@@ -883,20 +885,23 @@ class Projector:
         pending: queue.Queue = queue.Queue(maxsize=2)
         failure: list[BaseException] = []
 
+        def write(b: Batch, positions: dict, direct: bool) -> None:
+            with self.Session() as s, s.begin():
+                self._lock(s)
+                s.info["zs_rebuild"] = self.dialect == "postgresql"
+                s.info["zs_fresh"] = fresh_keys if direct else None
+                self._write(s, b, positions)
+
         def writer():
             while True:
                 item = pending.get()
                 if item is None:
                     return
-                b, positions, n = item
+                b, positions, records = item
                 direct = fresh_keys is not None
                 for attempt in range(5):
                     try:
-                        with self.Session() as s, s.begin():
-                            self._lock(s)
-                            s.info["zs_rebuild"] = self.dialect == "postgresql"
-                            s.info["zs_fresh"] = fresh_keys if direct else None
-                            self._write(s, b, positions)
+                        write(b, positions, direct)
                         break
                     except Exception as exc:
                         # parallel rebuild processes share a few rows (the clock, a work order whose
@@ -909,13 +914,23 @@ class Projector:
                             log.info("a key of this batch was written by another rebuild process; upserting it")
                             direct = False
                             continue
-                        failure.append(exc)
-                        return
+                        if _unavailable(exc):
+                            failure.append(exc)
+                            return
+                        # the database refused a row: find its record and pass over it, as the live
+                        # projector does (_apply_singly)
+                        log.exception("rebuild batch failed; writing its records one by one")
+                        try:
+                            self._write_singly(records, write)
+                        except BaseException as exc2:
+                            failure.append(exc2)
+                            return
+                        break
                     except BaseException as exc:  # handed to the reading side, which stops
                         failure.append(exc)
                         return
                 if self.on_batch:
-                    self.on_batch(n)
+                    self.on_batch(len(records))
 
         done = load_offsets(self.Session)
         # fresh tables (none of our partitions stored yet): rows with keys this process has not
@@ -947,7 +962,7 @@ class Projector:
                 done.update(positions)
                 while not failure:
                     try:
-                        pending.put((b, positions, len(records)), timeout=0.5)
+                        pending.put((b, positions, records), timeout=0.5)
                         break
                     except queue.Full:
                         await asyncio.sleep(0)
@@ -958,6 +973,28 @@ class Projector:
         if failure:
             raise failure[0]
         self.expected = done
+
+    def _write_singly(self, records, write: Callable[[Batch, dict, bool], None]) -> None:
+        """A rebuild batch the database refused, record by record (upserts only); a record whose
+        rows are still refused is logged and passed over, its offset stored."""
+        for msg in records:
+            for attempt in range(5):
+                positions: dict = {}
+                prepared = Session(self.engine)
+                try:
+                    b = self._prepare(prepared, [msg], {}, positions)
+                    write(b, positions, False)
+                    break
+                except Exception as exc:
+                    if attempt < 4 and _transient(exc):
+                        continue
+                    if _unavailable(exc):
+                        raise
+                    log.exception("skipping %s/%s/%s: it cannot be projected", msg.topic, msg.partition, msg.offset)
+                    self.skip(msg)
+                    break
+                finally:
+                    prepared.close()
 
     def _prepare_forgiving(self, records, done: dict) -> tuple[Batch, dict]:
         """_prepare without a transaction; a batch with a record that raises is prepared again
@@ -988,6 +1025,17 @@ class Projector:
 def _sqlstate(exc: BaseException) -> str | None:
     """The PostgreSQL error code, from a SQLAlchemy error or a raw psycopg one (the COPY paths)."""
     return getattr(getattr(exc, "orig", exc), "sqlstate", None)
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The database is away (not: it refused a row), from SQLAlchemy or raw psycopg (COPY paths)."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # SQLite only
+        return False
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 def _transient(exc: BaseException) -> bool:
