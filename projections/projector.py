@@ -440,12 +440,24 @@ def _from_intake(msg) -> bool:
     other producers write straight to Kafka are still checked."""
     for k, v in msg.headers or ():
         if k == "ce_source":
+            if v.__class__ is bytes:
+                return v.startswith(b"/zhongshu/intake/")
             return bytes(v).startswith(b"/zhongshu/intake/") if isinstance(v, (bytes, bytearray)) \
                 else str(v).startswith("/zhongshu/intake/")
     return False
 
 
+_PLAIN = frozenset((str, int, bool, float, type(None)))
+
+
 def _jsonable(v):
+    t = v.__class__
+    if t in _PLAIN:  # most values: no isinstance chain
+        return v
+    if t is dict:
+        return {k: _jsonable(x) for k, x in v.items()}
+    if t is list:
+        return [_jsonable(x) for x in v]
     if isinstance(v, dict):
         return {k: _jsonable(x) for k, x in v.items()}
     if isinstance(v, list):
