@@ -89,6 +89,9 @@ class EncodeError(ValueError):
     """The value does not fit the record's schema (names the record and what did not fit)."""
 
 
+_COMPILE_LATER = object()
+
+
 class _Version:
     """One parsed schema version, ready for the hot path."""
 
@@ -102,8 +105,9 @@ class _Version:
         self.fingerprint = _fastavro_fingerprint(canonical, "CRC-64-AVRO")  # little-endian hex
         self.header = MAGIC + bytes.fromhex(self.fingerprint)
         self.current = current
-        # current schemas only: an older writer schema needs fastavro's schema resolution
-        self.fast_read = compile_reader(self.parsed) if current else None
+        # current schemas only (an older writer schema needs fastavro's schema resolution);
+        # compiled at the first decode, so a Codec that only encodes never pays for it
+        self.fast_read = _COMPILE_LATER if current else None
 
 
 class Codec:
@@ -159,9 +163,12 @@ class Codec:
         if version is None:
             raise DecodeError(f"unknown fingerprint 0x{data[2:_HEADER_LEN].hex()}: no schema in this "
                               f"hub (current or released) has it")
-        if version.fast_read is not None:
+        fast_read = version.fast_read
+        if fast_read is _COMPILE_LATER:
+            fast_read = version.fast_read = compile_reader(version.parsed)
+        if fast_read is not None:
             try:
-                value, end = version.fast_read(data, _HEADER_LEN)
+                value, end = fast_read(data, _HEADER_LEN)
             except Exception:  # malformed: fastavro below says what is wrong
                 pass
             else:
