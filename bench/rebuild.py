@@ -2,12 +2,17 @@
 
     python3 -m bench.rebuild [--records 200000] [--workload synth|simple] [--repeats 3]
                              [--derive] [--profile DIR] [--broker HOST:PORT] [--database-url URL]
+                             [--baseline CHECKOUT]
 
 Pre-loads the workload onto a fresh broker; with --derive a worker first runs over it so the
 log also holds the leads and credit triggers it raised (what a real log holds); then runs
 the rebuild command `repeats` times, each into a fresh database. Rate = events replayed per
 second as the command reports it (replay phase; the index build and the swap after it are
 in the wall time beside it).
+
+With --baseline, each repeat runs the rebuild twice on the same log, alternating: once with
+that checkout's code (e.g. /work/main) and once with the code under test, so a shared,
+busy machine slows both alike; the ratio of the medians is printed.
 """
 from __future__ import annotations
 
@@ -26,9 +31,9 @@ from .throughput import run_e2e
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
-def rebuild_once(infra: Infra, profile: Path | None = None) -> dict:
+def rebuild_once(infra: Infra, profile: Path | None = None, code: str | None = None) -> dict:
     db = infra.new_database("rebuild")
-    env = child_env(broker=infra.bootstrap, database_url=db, home=infra.home("rebuild"), token_secret="bench")
+    env = child_env(code, broker=infra.bootstrap, database_url=db, home=infra.home("rebuild"), token_secret="bench")
     argv = [sys.executable, "-m", "zhongshu.cli", "projections", "rebuild", "--no-progress",
             "--broker", infra.bootstrap, "--database-url", db]
     if profile:
@@ -57,6 +62,7 @@ def main(argv=None) -> int:
     p.add_argument("--profile", help="directory: profile the last repeat with py-spy")
     p.add_argument("--broker")
     p.add_argument("--database-url")
+    p.add_argument("--baseline", help="another checkout: alternate its rebuild with ours, same log")
     p.add_argument("--json")
     a = p.parse_args(argv)
     wl = (wlmod.synth(a.records, a.partitions) if a.workload == "synth"
@@ -76,11 +82,22 @@ def main(argv=None) -> int:
             print(f"derived: {info['derive']['leads_appended']} leads, {info['derive']['triggers_appended']} "
                   f"triggers in {info['derive']['wall_worker_s']} s", flush=True)
         for i in range(a.repeats):
+            if a.baseline:
+                r = rebuild_once(infra, code=a.baseline)
+                r["code"] = "baseline"
+                info.setdefault("baseline_runs", []).append(r)
+                print(json.dumps(r), flush=True)
             prof = Path(a.profile) / "rebuild.txt" if a.profile and i == a.repeats - 1 else None
             r = rebuild_once(infra, prof)
             info["runs"].append(r)
             print(json.dumps(r), flush=True)
     info["median"] = {k: median([r[k] for r in info["runs"]]) for k in ("replay_rate", "wall_rate", "events")}
+    if a.baseline:
+        info["baseline_median"] = {k: median([r[k] for r in info["baseline_runs"]])
+                                   for k in ("replay_rate", "wall_rate", "events")}
+        info["ratio"] = {k: round(info["median"][k] / info["baseline_median"][k], 2)
+                         for k in ("replay_rate", "wall_rate")}
+        print("baseline median: " + json.dumps(info["baseline_median"]) + "  ratio: " + json.dumps(info["ratio"]))
     info["machine_after"] = machine()
     RESULTS_DIR.mkdir(exist_ok=True)
     path = Path(a.json) if a.json else RESULTS_DIR / f"rebuild-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -42,7 +42,7 @@ from .models import (
     Case, ClockState, CreditEvent, CreditRepair, CreditState, CreditTrigger, Inspection, Lead, LeadEvidence,
     LeadHistory, ProjectorOffset, ReferenceSet, TimelineEntry, Transfer, WorkOrder,
 )
-from .schema import PROJECTOR_LOCK, ensure_schema
+from .schema import POSITIONAL_TABLES, PROJECTOR_LOCK, ensure_schema
 
 log = logging.getLogger("zhongshu.projector")
 
@@ -72,8 +72,13 @@ class Spec:
     """How one table's rows combine: per-column policies, used in Python (inside a batch) and
     in SQL (`ON CONFLICT DO UPDATE`) alike."""
 
-    def __init__(self, model, default=REPLACE, **policies):
+    def __init__(self, model, default=REPLACE, shared: bool = False, **policies):
+        """`shared`: rows that records of every partition write (the clock, reference sets);
+        a parallel rebuild upserts them always (FreshKeys)."""
         self.table = model.__table__
+        self.shared = shared
+        # keyed by the record's log position: a rebuild writes each key once (no upsert needed)
+        self.positional = self.table.name in POSITIONAL_TABLES
         self.name = self.table.name
         self.pk = tuple(c.name for c in self.table.primary_key.columns)
         self.columns = tuple(c.name for c in self.table.columns)
@@ -85,6 +90,7 @@ class Spec:
         self.json = frozenset(c.name for c in self.table.columns if isinstance(c.type, JSON))
         self._template = {c: 0 if c in self.sums else None for c in self.columns}
         self._key = itemgetter(*self.pk)
+        self._values = itemgetter(*self.columns) if len(self.columns) > 1 else (lambda row: (row[self.columns[0]],))
         self._stmts: dict[str, Any] = {}
 
     def row(self, **values) -> dict:
@@ -178,10 +184,41 @@ class Spec:
 
     def write(self, s: Session, rows: list[dict]) -> None:
         bind = s.get_bind()
+        if s.info.get("zs_rebuild") and self.positional:
+            # a parallel rebuild on PostgreSQL loads this table without its primary key (schema.rebuild_target)
+            self._copy_into(s, rows, (bind.get_execution_options().get("schema_translate_map") or {}).get(None))
+            return
+        fresh = s.info.get("zs_fresh")
+        if fresh is not None and not self.shared and bind.dialect.name == "postgresql":
+            schema = (bind.get_execution_options().get("schema_translate_map") or {}).get(None)
+            new, rows = fresh.split(self, rows)
+            if new:
+                self._copy_into(s, new, schema)
+            if not rows:
+                return
         if bind.dialect.name == "postgresql" and len(rows) > 20:
             self._copy_upsert(s, rows, (bind.get_execution_options().get("schema_translate_map") or {}).get(None))
         else:
             s.execute(self.upsert(bind.dialect.name), rows)
+
+    def _copy_rows(self, cur, table: str, rows: list[dict]) -> None:
+        cols = ", ".join(f'"{c}"' for c in self.columns)
+        json_cols = self.json
+        with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+            if json_cols:
+                for row in rows:
+                    copy.write_row([_json_text(row[c]) if c in json_cols else row[c] for c in self.columns])
+            else:
+                get = self._values
+                for row in rows:
+                    copy.write_row(get(row))
+
+    def _copy_into(self, s: Session, rows: list[dict], schema: str | None) -> None:
+        """Rebuild only: COPY rows whose keys the table cannot hold yet (FreshKeys) straight
+        into the fresh table; no staging table, no ON CONFLICT (about half the database's work)."""
+        raw = s.connection().connection.driver_connection
+        with raw.cursor() as cur:
+            self._copy_rows(cur, f'"{schema}"."{self.name}"' if schema else f'"{self.name}"', rows)
 
     def _copy_upsert(self, s: Session, rows: list[dict], schema: str | None) -> None:
         """PostgreSQL: COPY the rows into a session-local staging table, then one
@@ -191,7 +228,6 @@ class Spec:
         target = f'"{schema}"."{self.name}"' if schema else f'"{self.name}"'
         stage = f'"zs_stage_{self.name}"'
         cols = ", ".join(f'"{c}"' for c in self.columns)
-        json_cols = self.json
         used = s.info.setdefault("zs_staged", set())
         with raw.cursor() as cur:
             if stage in used:  # a second write to this table in the same transaction
@@ -200,15 +236,46 @@ class Spec:
                 # emptied at every commit (ON COMMIT DELETE ROWS), created once per connection
                 cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {target}) ON COMMIT DELETE ROWS")
                 used.add(stage)
-            with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row([_json_text(row[c]) if c in json_cols else row[c] for c in self.columns])
+            self._copy_rows(cur, stage, rows)
             cur.execute(f"INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM {stage} "
                         + self.conflict_sql("EXCLUDED", "t"))
 
 
+class FreshKeys:
+    """A rebuild process's record of which primary keys it may already have written, per
+    table: a bitmap of key hashes. A row whose bit is clear cannot be in the fresh table yet
+    (another process aside: see Projector._replay), so it is COPYed in as it is — what the
+    upsert would have inserted; a set bit (an earlier write, or a hash collision) sends the row
+    through the upsert, which is always right. A false positive costs speed, never a row."""
+
+    BITS = 1 << 25  # 4 MiB a table; about 3 % of keys take the upsert needlessly at a million keys
+
+    def __init__(self):
+        self.maps: dict[str, bytearray] = {}
+
+    def split(self, spec: "Spec", rows: list[dict]) -> tuple[list[dict], list[dict]]:
+        """(rows with certainly new keys, the others); the new keys count as written from now on."""
+        bits = self.maps.get(spec.name)
+        if bits is None:
+            bits = self.maps[spec.name] = bytearray(self.BITS >> 3)
+        mask, key = self.BITS - 1, spec._key
+        new, old = [], []
+        for row in rows:
+            h = hash(key(row)) & mask
+            i, bit = h >> 3, 1 << (h & 7)
+            if bits[i] & bit:
+                old.append(row)
+            else:
+                bits[i] |= bit
+                new.append(row)
+        return new, old
+
+
 def _json_text(value):
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return None if value is None else _json_encode(value)
+
+
+_json_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # one encoder, not one per value
 
 
 WORKORDERS = Spec(WorkOrder, events=SUM)
@@ -226,9 +293,9 @@ LEADS = Spec(Lead, status=KEEP, version=KEEP, assignee=KEEP, outcome=KEEP, note=
 LEAD_EVIDENCE = Spec(LeadEvidence, default=KEEP)
 LEAD_HISTORY = Spec(LeadHistory, default=KEEP)
 TRIGGERS = Spec(CreditTrigger, default=KEEP)
-CLOCK = Spec(ClockState, at=MAX)
-REFERENCE = Spec(ReferenceSet, default=Latest("version"))
-OFFSETS = Spec(ProjectorOffset)
+CLOCK = Spec(ClockState, shared=True, at=MAX)
+REFERENCE = Spec(ReferenceSet, shared=True, default=Latest("version"))
+OFFSETS = Spec(ProjectorOffset, shared=True)
 
 # write order inside a batch (the history before the fold that reads it)
 SPECS = (WORKORDERS, INSPECTIONS, CASES, TRANSFERS, CREDIT_EVENTS, CREDIT_STATES, CREDIT_REPAIRS, TIMELINE,
@@ -339,9 +406,14 @@ def _chunks(seq: list, n: int):
 # ---------------------------------------------------------------- handlers (one per topic)
 
 def _t(value):
+    if value.__class__ is str:  # the common case first: RFC 3339 text (Python 3.11 reads the "Z" itself)
+        return _fromisoformat(value)
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+_fromisoformat = datetime.fromisoformat
 
 
 def _d(value):
@@ -368,12 +440,24 @@ def _from_intake(msg) -> bool:
     other producers write straight to Kafka are still checked."""
     for k, v in msg.headers or ():
         if k == "ce_source":
+            if v.__class__ is bytes:
+                return v.startswith(b"/zhongshu/intake/")
             return bytes(v).startswith(b"/zhongshu/intake/") if isinstance(v, (bytes, bytearray)) \
                 else str(v).startswith("/zhongshu/intake/")
     return False
 
 
+_PLAIN = frozenset((str, int, bool, float, type(None)))
+
+
 def _jsonable(v):
+    t = v.__class__
+    if t in _PLAIN:  # most values: no isinstance chain
+        return v
+    if t is dict:
+        return {k: _jsonable(x) for k, x in v.items()}
+    if t is list:
+        return [_jsonable(x) for x in v]
     if isinstance(v, dict):
         return {k: _jsonable(x) for k, x in v.items()}
     if isinstance(v, list):
@@ -795,9 +879,11 @@ class Projector:
         """A rebuild into private tables, built for speed: aiokafka's consumer (its record
         parsing is compiled; kafka-python's is pure Python, ~2.5× the CPU), and a writer thread
         that commits one batch while the next is decoded (psycopg and sqlite3 release the GIL
-        while the database works), so Python and the database each keep a core busy. A record
-        that cannot be projected is passed over, as the live projector does; a batch the
-        database refuses stops the rebuild."""
+        while the database works), so Python and the database each keep a core busy. On
+        PostgreSQL rows with keys this process has not written yet are COPYed straight in
+        (FreshKeys). A record that cannot be projected, or whose rows the database refuses, is
+        logged and passed over, as the live projector does (the refused batch is written again
+        record by record); only an unavailable database stops the rebuild."""
         import asyncio
         import queue
 
@@ -811,35 +897,59 @@ class Projector:
         pending: queue.Queue = queue.Queue(maxsize=2)
         failure: list[BaseException] = []
 
+        def write(b: Batch, positions: dict, direct: bool) -> None:
+            with self.Session() as s, s.begin():
+                self._lock(s)
+                s.info["zs_rebuild"] = self.dialect == "postgresql"
+                s.info["zs_fresh"] = fresh_keys if direct else None
+                self._write(s, b, positions)
+
         def writer():
             while True:
                 item = pending.get()
                 if item is None:
                     return
-                b, positions, n = item
+                b, positions, records = item
+                direct = fresh_keys is not None
                 for attempt in range(5):
                     try:
-                        with self.Session() as s, s.begin():
-                            self._lock(s)
-                            self._write(s, b, positions)
+                        write(b, positions, direct)
                         break
-                    except OperationalError as exc:
+                    except Exception as exc:
                         # parallel rebuild processes share a few rows (the clock, a work order whose
-                        # key moved): a deadlock rolls one batch back, which is simply written again
+                        # key moved): a deadlock rolls one batch back, which is simply written again;
+                        # a key another process wrote first fails a direct COPY: upsert the batch
                         if attempt < 4 and _transient(exc):
-                            log.warning("rebuild batch rolled back (%s); writing it again", exc.orig.__class__.__name__)
+                            log.warning("rebuild batch rolled back (%s); writing it again", _sqlstate(exc))
                             continue
-                        failure.append(exc)
-                        return
+                        if attempt < 4 and direct and _sqlstate(exc) == "23505":
+                            log.info("a key of this batch was written by another rebuild process; upserting it")
+                            direct = False
+                            continue
+                        if _unavailable(exc):
+                            failure.append(exc)
+                            return
+                        # the database refused a row: find its record and pass over it, as the live
+                        # projector does (_apply_singly)
+                        log.exception("rebuild batch failed; writing its records one by one")
+                        try:
+                            self._write_singly(records, write)
+                        except BaseException as exc2:
+                            failure.append(exc2)
+                            return
+                        break
                     except BaseException as exc:  # handed to the reading side, which stops
                         failure.append(exc)
                         return
                 if self.on_batch:
-                    self.on_batch(n)
+                    self.on_batch(len(records))
 
+        done = load_offsets(self.Session)
+        # fresh tables (none of our partitions stored yet): rows with keys this process has not
+        # written are COPYed straight in (PostgreSQL)
+        fresh_keys = FreshKeys() if self.dialect == "postgresql" and not parts & set(done) else None
         thread = threading.Thread(target=writer, name="projector-writer", daemon=True)
         thread.start()
-        done = load_offsets(self.Session)
         try:
             tps = [TopicPartition(t, p) for t, p in sorted(parts) if t in self.topics]
             consumer.assign(tps)
@@ -864,7 +974,7 @@ class Projector:
                 done.update(positions)
                 while not failure:
                     try:
-                        pending.put((b, positions, len(records)), timeout=0.5)
+                        pending.put((b, positions, records), timeout=0.5)
                         break
                     except queue.Full:
                         await asyncio.sleep(0)
@@ -875,6 +985,28 @@ class Projector:
         if failure:
             raise failure[0]
         self.expected = done
+
+    def _write_singly(self, records, write: Callable[[Batch, dict, bool], None]) -> None:
+        """A rebuild batch the database refused, record by record (upserts only); a record whose
+        rows are still refused is logged and passed over, its offset stored."""
+        for msg in records:
+            for attempt in range(5):
+                positions: dict = {}
+                prepared = Session(self.engine)
+                try:
+                    b = self._prepare(prepared, [msg], {}, positions)
+                    write(b, positions, False)
+                    break
+                except Exception as exc:
+                    if attempt < 4 and _transient(exc):
+                        continue
+                    if _unavailable(exc):
+                        raise
+                    log.exception("skipping %s/%s/%s: it cannot be projected", msg.topic, msg.partition, msg.offset)
+                    self.skip(msg)
+                    break
+                finally:
+                    prepared.close()
 
     def _prepare_forgiving(self, records, done: dict) -> tuple[Batch, dict]:
         """_prepare without a transaction; a batch with a record that raises is prepared again
@@ -902,8 +1034,24 @@ class Projector:
             prepared.close()
 
 
-def _transient(exc: OperationalError) -> bool:
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")  # deadlock, serialization
+def _sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL error code, from a SQLAlchemy error or a raw psycopg one (the COPY paths)."""
+    return getattr(getattr(exc, "orig", exc), "sqlstate", None)
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The database is away (not: it refused a row), from SQLAlchemy or raw psycopg (COPY paths)."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    try:
+        import psycopg
+    except ImportError:  # SQLite only
+        return False
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+def _transient(exc: BaseException) -> bool:
+    return _sqlstate(exc) in ("40P01", "40001")  # deadlock, serialization
 
 
 def _aiokafka_kw(kw: dict) -> dict:

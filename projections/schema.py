@@ -37,6 +37,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x7A73_6D69      # pg advisory lock: one migrating process at a time
 PROJECTOR_LOCK = 0x7A73_7072      # pg advisory lock: projector batches (shared) vs the swap (exclusive)
 REBUILD_ALIAS = "rebuild"         # SQLite: the ATTACHed rebuild database
+# keyed by a record's log position (topic, partition, offset): a rebuild, which reads each
+# position once, needs no upsert on them, so on PostgreSQL they load without their primary
+# key (index upkeep is most of the database's work in a load) and get it in finish_rebuild
+POSITIONAL_TABLES = ("timeline",)
 
 
 class LegacySchema(RuntimeError):
@@ -106,6 +110,9 @@ def rebuild_target(engine: Engine) -> tuple[Engine, str]:
             for table in projected_tables():
                 for index in table.indexes:
                     conn.execute(text(f'DROP INDEX "{name}"."{index.name}"'))
+            for table in POSITIONAL_TABLES:
+                pk = inspect(conn).get_pk_constraint(table, schema=name)["name"]
+                conn.execute(text(f'ALTER TABLE "{name}"."{table}" DROP CONSTRAINT "{pk}"'))
         return target, name
     if engine.dialect.name == "sqlite":
         live = Path(engine.url.database).resolve()
@@ -145,6 +152,11 @@ def finish_rebuild(engine: Engine, target: Engine, namespace: str) -> None:
         conn.execute(text(f'UPDATE "{namespace}".leads AS l SET change_seq = r.n FROM (SELECT lead_id, '
                           f'row_number() OVER (ORDER BY change_seq, lead_id) AS n FROM "{namespace}".leads) r '
                           f'WHERE l.lead_id = r.lead_id'))
+        for name in POSITIONAL_TABLES:
+            # the live table's constraint name (the migrations'), so later migrations find it
+            pk = inspect(engine).get_pk_constraint(name)["name"]
+            cols = ", ".join(f'"{c.name}"' for c in Base.metadata.tables[name].primary_key.columns)
+            conn.execute(text(f'ALTER TABLE "{namespace}"."{name}" ADD CONSTRAINT "{pk}" PRIMARY KEY ({cols})'))
         for table in projected_tables():
             for index in table.indexes:
                 index.create(conn)

@@ -30,6 +30,8 @@ import fastavro
 from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
+from .fastread import compile_reader
+
 NAMESPACE = "cn.gov.zhongshu"
 MAGIC = b"\xc3\x01"  # single-object encoding marker
 _HEADER_LEN = len(MAGIC) + 8
@@ -87,10 +89,13 @@ class EncodeError(ValueError):
     """The value does not fit the record's schema (names the record and what did not fit)."""
 
 
+_COMPILE_LATER = object()
+
+
 class _Version:
     """One parsed schema version, ready for the hot path."""
 
-    __slots__ = ("name", "fingerprint", "header", "raw", "parsed", "current")
+    __slots__ = ("name", "fingerprint", "header", "raw", "parsed", "current", "fast_read")
 
     def __init__(self, raw: dict, *, current: bool):
         self.raw = raw
@@ -100,6 +105,9 @@ class _Version:
         self.fingerprint = _fastavro_fingerprint(canonical, "CRC-64-AVRO")  # little-endian hex
         self.header = MAGIC + bytes.fromhex(self.fingerprint)
         self.current = current
+        # current schemas only (an older writer schema needs fastavro's schema resolution);
+        # compiled at the first decode, so a Codec that only encodes never pays for it
+        self.fast_read = _COMPILE_LATER if current else None
 
 
 class Codec:
@@ -155,6 +163,17 @@ class Codec:
         if version is None:
             raise DecodeError(f"unknown fingerprint 0x{data[2:_HEADER_LEN].hex()}: no schema in this "
                               f"hub (current or released) has it")
+        fast_read = version.fast_read
+        if fast_read is _COMPILE_LATER:
+            fast_read = version.fast_read = compile_reader(version.parsed)
+        if fast_read is not None:
+            try:
+                value, end = fast_read(data, _HEADER_LEN)
+            except Exception:  # malformed: fastavro below says what is wrong
+                pass
+            else:
+                if end == len(data):
+                    return version.name, value
         buf = io.BytesIO(data)
         buf.seek(_HEADER_LEN)
         reader = None if version.current else self._current[version.name].parsed

@@ -47,3 +47,40 @@ def test_poison_record_is_skipped_and_projection_goes_on(kafka_bootstrap, pg_url
     end = consumer.end_offsets([TopicPartition("supervision.leads", 0)])[TopicPartition("supervision.leads", 0)]
     consumer.close()
     assert offsets[("supervision.leads", 0)] == end
+
+
+def test_rebuild_passes_over_a_record_the_database_refuses_as_the_live_projector_does(tmp_path, kafka_bootstrap,
+                                                                                       pg_url):
+    """`projections rebuild` meets the same poison record: its batch is written again record by
+    record, the refused one is logged and passed over, and the rebuild finishes with the live
+    projector's tables (in parallel processes, and in one)."""
+    from projections.cli import rebuild
+    from streams.topics import create_topics
+    from zhongshu.config import Settings
+
+    from .test_projections_support import assert_same_tables, snapshot
+
+    create_topics(kafka_bootstrap, 4)
+    codec = Codec()
+    tag = uuid.uuid4().hex[:8]
+    good1, poison, good2 = (lead(f"{tag}-1", "2026-05-06T09:30:00+08:00"),
+                            lead(f"{tag}-2", "2026-05-06T09:30:00+08:00", region_code="3302" * 20),
+                            lead(f"{tag}-3", "2026-05-07T09:30:00+08:00"))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for rec in (good1, poison, good2):
+        producer.send("supervision.leads", key=rec["lead_id"].encode(), value=codec.encode("Lead", rec), partition=0)
+    producer.flush()
+
+    engine = make_engine(pg_url)
+    Projector(engine, kafka_bootstrap).run(once=True)
+    live = snapshot(pg_url)
+    with engine.connect() as c:
+        ids = set(c.execute(select(Lead.lead_id).where(Lead.subject_id.like(f"AG{tag}%"))).scalars())
+    assert ids == {good1["lead_id"], good2["lead_id"]}
+
+    settings = Settings(home=tmp_path, broker=kafka_bootstrap, database_url=pg_url)
+    for workers in (2, 1):
+        result = rebuild(settings, progress=False, workers=workers)
+        assert result["workers"] == workers
+        assert_same_tables(live, snapshot(pg_url))  # projector_offsets too: the poison's offset is passed
+    engine.dispose()
