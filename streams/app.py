@@ -11,12 +11,9 @@ import base64
 import heapq
 import json
 import logging
-import weakref
 from datetime import datetime, timezone
-from types import SimpleNamespace
 
 import faust
-from faust.streams import _current_event, current_event
 
 from connectors.validation import check_decoded
 from schemas.codec import CE_TYPES, TOPIC_SCHEMAS, Codec, DecodeError, cloudevent_headers, header_dict
@@ -75,6 +72,7 @@ facts_by_agency = raw_topic("hub.facts-by-agency")
 reference_table = app.GlobalTable("reference", default=None, partitions=1, key_type=str, value_type=None,
                                   extra_topic_configs={"max.message.bytes": str(REFERENCE_MAX_BYTES)})
 
+
 def store_options() -> dict | None:
     """RocksDB sizes per table partition. Faust opens one RocksDB per table and partition (3 x
     partitions here, more with standbys) with a 2 GiB block cache and 3 x 64 MiB memtables
@@ -87,83 +85,11 @@ def store_options() -> dict | None:
             "max_write_buffer_number": 2}
 
 
-class StateCache:
-    """Write-behind cache (写后缓存) in front of a key space's Faust table.
-
-    A record's state goes here at once (the next record of the key reads it back) and reaches
-    the table — its store and its changelog — only in `flush_state`, which every offset commit
-    runs first (faustfix.BEFORE_COMMIT). The flush waits for the broker's acknowledgement of
-    every lead, trigger and tick marker emitted so far, then writes the states that record them
-    as emitted. So the changelog never says "emitted" for an output the broker does not hold
-    (a crash would then lose the lead: tests/faults/test_crash.py), a committed offset always
-    has its state in the changelog, and the agents never wait for the broker themselves: one
-    wait per commit (every 0.5 s) instead of one per record with outputs, and a key written
-    several times between two commits goes to the changelog once."""
-
-    def __init__(self, space: KeySpace, table):
-        self.space, self.table = space, table
-        self.dirty: dict[str, tuple[int, dict]] = {}  # key -> (partition of its records, state)
-
-    def get(self, key, default=None):
-        hit = self.dirty.get(key)
-        return hit[1] if hit is not None else self.table.get(key, default)
-
-    def __getitem__(self, key):
-        hit = self.dirty.get(key)
-        return hit[1] if hit is not None else self.table[key]
-
-    def __setitem__(self, key, value) -> None:
-        # the changelog partition is the partition of the record being handled, as Faust's own
-        self.dirty[key] = (current_event().message.partition, value)
-
-    def items(self):
-        for key, value in self.table.items():
-            if key not in self.dirty:
-                yield key, value
-        for key, (_, value) in list(self.dirty.items()):
-            yield key, value
-
-    def write(self, entries: dict) -> None:
-        """Write `entries` (a snapshot of `dirty`) to the Faust table, as the agent would have:
-        Faust takes the changelog partition from the current event, so a stand-in event of
-        that partition is current during each write."""
-        for key, entry in entries.items():
-            partition, value = entry
-            stand_in = _WriteEvent(SimpleNamespace(topic=self.space.topics[0], partition=partition))
-            token = _current_event.set(weakref.ref(stand_in))
-            try:
-                self.table[key] = value
-            finally:
-                _current_event.reset(token)
-            if self.dirty.get(key) is entry:  # not written again meanwhile
-                del self.dirty[key]
-
-
-class _WriteEvent:
-    __slots__ = ("message", "__weakref__")
-
-    def __init__(self, message):
-        self.message = message
-
-
 TABLES = {
-    space.name: StateCache(space, app.Table(f"{space.name}-state", default=dict, partitions=settings.partitions,
-                                            key_type=str, options=store_options()))
+    space.name: app.Table(f"{space.name}-state", default=dict, partitions=settings.partitions,
+                          key_type=str, options=store_options())
     for space in (ENTERPRISE, CASE, AGENCY)
 }
-UNACKED: list = []  # delivery futures of the outputs emitted since the last flush
-
-
-async def flush_state() -> None:
-    """Before every offset commit: outputs acknowledged, then the states that record them."""
-    sent, UNACKED[:] = UNACKED[:], []
-    snapshot = [(cache, dict(cache.dirty)) for cache in TABLES.values()]
-    await durably(sent)
-    for cache, entries in snapshot:
-        cache.write(entries)
-
-
-faustfix.BEFORE_COMMIT.append(flush_state)
 
 _config_cache: tuple[tuple, RuleConfig] | None = None
 
@@ -199,7 +125,7 @@ def _fact(msg, value: dict) -> Fact:
 
 
 async def emit(outputs, source_msg) -> list:
-    """Send the outputs; returns their delivery futures (see `flush_state`)."""
+    """Send the outputs; returns their delivery futures (see `durably`)."""
     sent = []
     for lead in outputs.leads:
         sent.append(await leads_topic.send(key=lead["lead_id"].encode(), value=codec.encode("Lead", lead),
@@ -215,11 +141,12 @@ async def emit(outputs, source_msg) -> list:
 
 
 async def durably(sent: list) -> None:
-    """Wait until the broker has acknowledged `sent` (flush_state, before the states that record
-    those outputs as emitted are written: the write goes to the changelog through another
-    partition, so without the wait a crash can leave the state saying "emitted" — restored from
-    the changelog on restart — while the lead itself never reached the broker; the redelivered
-    input then finds its delivery id seen and the lead is lost, tests/faults/test_crash.py)."""
+    """Wait until the broker has acknowledged `sent`. Called before the table write that records
+    those outputs as emitted: the write goes to the changelog through another producer queue and
+    partition, so without the wait a crash can leave the state saying "emitted" (restored from
+    the changelog on restart) while the lead itself never reached the broker — the redelivered
+    input then finds its delivery id seen and the lead is lost (tests/faults/test_crash.py).
+    Only records with outputs wait, and a tick waits once for all of its keys."""
     if not sent:
         return
     waited = 0.0
@@ -405,7 +332,7 @@ async def release_ticks(space: KeySpace, msg) -> None:
         ts, at = pending.pop(0)
         await apply_tick(space, msg.partition, parse_time(at), msg)
         if space is CASE:  # the markers on the broker before the pending list that drops the tick
-            UNACKED.extend(await send_markers(msg.partition, ts, at))
+            await durably(await send_markers(msg.partition, ts, at))
     if len(pending) != len(held["pending"]):
         table[key] = {**held, "pending": pending}
 
@@ -459,7 +386,7 @@ async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
     index = DUE[space.name]
     config = current_config()
     failures: dict[str, str] = {}
-    writes = []
+    sent, writes = [], []
     for key in index.pop_due(partition, at):
         state = table.get(key)
         if not state:
@@ -473,7 +400,8 @@ async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
         if new_state != state:
             writes.append((key, new_state))
         index.note(partition, key, new_state)
-        UNACKED.extend(await emit(outputs, msg))  # acknowledged before the states are flushed (StateCache)
+        sent += await emit(outputs, msg)
+    await durably(sent)  # outputs on the broker before the states that say they were emitted
     for key, new_state in writes:
         table[key] = new_state
     for name, example in failures.items():
@@ -512,7 +440,7 @@ async def handle_fact(space: KeySpace, msg) -> None:
         await dead_letter(msg, f"rule error: {exc!r}", f"{space.name}-agent")
         return
     new_state["_p"] = msg.partition
-    UNACKED.extend(await emit(outputs, msg))  # acknowledged before the state is flushed (StateCache)
+    await durably(await emit(outputs, msg))  # before the state that says they were emitted
     table[key] = new_state
     DUE[space.name].note(msg.partition, key, new_state)
     if space is CASE and msg.topic == "enforcement.cases":

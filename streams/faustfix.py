@@ -1,5 +1,4 @@
-"""Two corrections to Faust's at-least-once guarantee (faust-streaming 0.15.3), and a hook
-before every offset commit (BEFORE_COMMIT, used by streams/app.py's write-behind state).
+"""Two corrections to Faust's at-least-once guarantee (faust-streaming 0.15.3).
 
 1. Changelog records must be on the broker before the offsets they cover are committed.
 
@@ -51,9 +50,6 @@ UPSTREAM_FLUSH = ProducerBuffer.flush
 UPSTREAM_SEND_PENDING = ProducerBuffer._send_pending
 UPSTREAM_ADD_GAP = Consumer._add_gap
 UPSTREAM_NEW_OFFSET = Consumer._new_offset
-UPSTREAM_COMMIT_OFFSETS = Consumer._commit_offsets
-
-BEFORE_COMMIT: list = []  # coroutine functions awaited before every offset commit (streams/app.py)
 
 _strict_topics: frozenset[str] = frozenset()
 _client: dict = {}
@@ -169,15 +165,6 @@ async def _verify_head(self, tp, committed: int, head: int) -> None:
         restart_worker()
 
 
-async def _commit_offsets(self, offsets, start_new_transaction: bool = True) -> bool:
-    """Every offset commit — periodic, on a rebalance (wait_empty) and on stop — first runs the
-    BEFORE_COMMIT hooks (the app's write-behind state flush), then Faust's own: producer flush,
-    commit. The offsets were chosen before the hooks run, so their records' writes are flushed."""
-    for hook in BEFORE_COMMIT:
-        await hook()
-    return await UPSTREAM_COMMIT_OFFSETS(self, offsets, start_new_transaction=start_new_transaction)
-
-
 def install(strict_topics=(), bootstrap: str | None = None, client_kwargs: dict | None = None) -> None:
     global _strict_topics
     ProducerBuffer._send_pending = _send_pending
@@ -186,4 +173,3 @@ def install(strict_topics=(), bootstrap: str | None = None, client_kwargs: dict 
     _client.update(bootstrap=bootstrap, kwargs=dict(client_kwargs or {}))
     Consumer._add_gap = _add_gap
     Consumer._new_offset = _new_offset
-    Consumer._commit_offsets = _commit_offsets
