@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -146,6 +147,8 @@ def outputs_digest(bootstrap: str, before: dict, after: dict) -> tuple[int, str]
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     seen: set = set()
+    # ZHONGSHU_BENCH_DUMP_OUTPUTS=DIR: also write every distinct output (pickle) to find what differs
+    dump = {} if os.environ.get("ZHONGSHU_BENCH_DUMP_OUTPUTS") else None
     try:
         tps = [tp for tp in after if tp.topic != "hub.deadletter" and after[tp] > before.get(tp, 0)]
         consumer.assign(tps)
@@ -157,11 +160,20 @@ def outputs_digest(bootstrap: str, before: dict, after: dict) -> tuple[int, str]
                 for m in msgs:
                     if m.offset < left.get(tp, -1):
                         seen.add((tp.topic, m.key, hashlib.sha1(m.value).hexdigest()))
+                        if dump is not None:
+                            dump.setdefault((tp.topic, m.key), set()).add(m.value)
                 if msgs and msgs[-1].offset + 1 >= left.get(tp, 0):
                     left.pop(tp, None)
     finally:
         consumer.close()
-    return len(seen), hashlib.sha1(repr(sorted(seen)).encode()).hexdigest()[:16]
+    digest = hashlib.sha1(repr(sorted(seen)).encode()).hexdigest()[:16]
+    if dump is not None:
+        import pickle
+
+        out = Path(os.environ["ZHONGSHU_BENCH_DUMP_OUTPUTS"]) / f"outputs-{digest}.pickle"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(pickle.dumps(dump))
+    return len(seen), digest
 
 
 def run_rebuild(infra: Infra, pos: Positions) -> dict:
