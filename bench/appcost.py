@@ -35,6 +35,13 @@ class _Table(dict):
         return {}
 
 
+class _Event:
+    """A Faust event as the agents see it (weak-referenceable: the worker makes it current)."""
+
+    def __init__(self, message):
+        self.message = message
+
+
 class _Sink:
     def __init__(self, name: str, queue: list | None = None):
         self.name, self.queue, self.sent = name, queue, 0
@@ -72,8 +79,11 @@ def setup(partitions: int):
     """Import streams.app with its I/O swapped out; returns (module, sinks, forward queue)."""
     import streams.app as app_mod
 
+    staged = getattr(app_mod, "Staged", None)  # the batch stage in front of each table (since session 4)
     for name in list(app_mod.TABLES):
-        app_mod.TABLES[name] = _Table()
+        app_mod.TABLES[name] = staged(_Table()) if staged else _Table()
+    if hasattr(app_mod, "_sets_at_start"):
+        app_mod._sets_at_start = {}  # no broker here: the reference sets are loaded into the table
     forwards: list = []
     sinks = {
         "leads_topic": _Sink("supervision.leads"), "triggers_topic": _Sink("credit.repair-triggers"),
@@ -120,10 +130,18 @@ async def drive(app_mod, msgs, forwards, partitions: int) -> dict:
     ticked = clock_readers(app_mod)
     offsets: dict = defaultdict(int)
     handled = 0
+    batched = getattr(app_mod, "handle_batch", None)
+
+    async def handle(space, msg):
+        if batched:  # a batch of one record: handled, then its states flushed
+            await batched(space, [_Event(msg)])
+        else:
+            await app_mod.handle(space, SimpleNamespace(message=msg))
+
     for msg in msgs:
         spaces = ticked if msg.topic == "hub.clock" else (by_topic[msg.topic],)
         for space in spaces:
-            await app_mod.handle(space, SimpleNamespace(message=msg))
+            await handle(space, msg)
             handled += 1
         while forwards:  # the case worker's forwards (and tick markers), read back by the other spaces
             topic, key, value, headers, partition = forwards.pop(0)
@@ -132,7 +150,7 @@ async def drive(app_mod, msgs, forwards, partitions: int) -> dict:
             fwd = SimpleNamespace(topic=topic, partition=p, offset=offsets[tp], key=key, value=value,
                                   headers=headers, timestamp=msg.timestamp, tp=tp)
             offsets[tp] += 1
-            await app_mod.handle(by_topic[topic], SimpleNamespace(message=fwd))
+            await handle(by_topic[topic], fwd)
             handled += 1
     return {"handled": handled}
 
@@ -170,7 +188,7 @@ def run_once(wl, partitions: int, profile: str | None = None, dump: str | None =
         profiler.stop()
         with open(profile, "w") as fh:
             fh.write(profiler.output_text(unicode=True, color=False, show_all=False))
-    keys = {name: len(t) for name, t in app_mod.TABLES.items()}
+    keys = {name: len(getattr(t, "table", t)) for name, t in app_mod.TABLES.items()}
     if dump:
         with open(dump, "w") as fh:
             for name in ("leads_topic", "triggers_topic", "deadletter"):

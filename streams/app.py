@@ -11,9 +11,11 @@ import base64
 import heapq
 import json
 import logging
+import weakref
 from datetime import datetime, timezone
 
 import faust
+from faust.streams import _current_event, current_event
 
 from connectors.validation import check_decoded
 from schemas.codec import CE_TYPES, TOPIC_SCHEMAS, Codec, DecodeError, cloudevent_headers, header_dict
@@ -85,22 +87,168 @@ def store_options() -> dict | None:
             "max_write_buffer_number": 2}
 
 
+class Staged:
+    """A key space's Faust table seen through the batch (一批) of records being handled.
+
+    A record's new state goes here at once (the next record of the key reads it back) and
+    reaches the table — its store and its changelog — in `flush`, at the end of the batch,
+    after the broker has acknowledged every lead, trigger and tick marker the batch emitted.
+    So the changelog never says "emitted" for an output the broker does not hold (a crash
+    would then lose the lead: tests/faults/test_crash.py), and the agent waits for the broker
+    once per batch instead of once per record with outputs (bench/RESULTS.md (d)). The batch's
+    offsets are acknowledged to Faust only after `flush` (Stream.take_events), so a commit
+    never covers a record whose state is not written. A key written several times in a batch
+    goes to the changelog once."""
+
+    def __init__(self, table):
+        self.table = table
+        self.dirty: dict[str, tuple[object, dict]] = {}  # key -> (event whose record wrote it, state)
+        self.sent: list = []  # delivery futures of the outputs the batch emitted
+
+    def get(self, key, default=None):
+        hit = self.dirty.get(key)
+        return hit[1] if hit is not None else self.table.get(key, default)
+
+    def __getitem__(self, key):
+        hit = self.dirty.get(key)
+        return hit[1] if hit is not None else self.table[key]
+
+    def __setitem__(self, key, value) -> None:
+        self.dirty[key] = (current_event(), value)
+
+    def items(self):
+        for key, value in self.table.items():
+            if key not in self.dirty:
+                yield key, value
+        for key, (_, value) in list(self.dirty.items()):
+            yield key, value
+
+    def discard(self) -> None:
+        self.dirty.clear()
+        self.sent.clear()
+
+    async def flush(self) -> None:
+        """Outputs acknowledged, then the states that record them. Faust takes a write's
+        changelog partition from the current event: each key is written as its own record."""
+        await durably(self.sent)
+        self.sent = []
+        dirty, self.dirty = self.dirty, {}
+        for key, (event, value) in dirty.items():
+            token = _current_event.set(weakref.ref(event))
+            try:
+                self.table[key] = value
+            finally:
+                _current_event.reset(token)
+
+
 TABLES = {
-    space.name: app.Table(f"{space.name}-state", default=dict, partitions=settings.partitions,
-                          key_type=str, options=store_options())
+    space.name: Staged(app.Table(f"{space.name}-state", default=dict, partitions=settings.partitions,
+                                 key_type=str, options=store_options()))
     for space in (ENTERPRISE, CASE, AGENCY)
 }
+BATCH_MAX = 256       # records per batch (one acknowledgement wait, one commit point)
+BATCH_WITHIN = 0.005  # seconds a batch waits for more records: the latency a quiet stream pays
 
 _config_cache: tuple[tuple, RuleConfig] | None = None
+# kind -> {"version", "items", "offset"}: the sets on the reference topics when this worker
+# started (reference_at_start); None until read
+_sets_at_start: dict | None = None
+_sets_reading: asyncio.Future | None = None
+
+
+def current_reference() -> dict[str, dict]:
+    """Per kind, the newer of the set read at start-up and the reference table's (a table entry
+    without an offset was written by an older worker: the set read at start-up is as new)."""
+    sets = dict(_sets_at_start or {})
+    for kind, value in reference_table.items():
+        if value and value.get("offset", -1) >= sets.get(kind, {}).get("offset", -1):
+            sets[kind] = value
+    return sets
 
 
 def current_config() -> RuleConfig:
     global _config_cache
-    versions = tuple(sorted((k, (v or {}).get("version")) for k, v in reference_table.items()))
+    sets = current_reference()
+    versions = tuple(sorted((k, v.get("version"), v.get("offset")) for k, v in sets.items()))
     if _config_cache is None or _config_cache[0] != versions:
-        reference = {k: (v or {}).get("items", []) for k, v in reference_table.items()}
+        reference = {k: v.get("items", []) for k, v in sets.items()}
         _config_cache = (versions, RuleConfig(thresholds=THRESHOLDS, reference=reference))
     return _config_cache[1]
+
+
+async def reference_at_start() -> None:
+    """Read the reference sets (参考数据) on the log before this worker's first rule runs.
+
+    The reference agent fills the reference table as it reads the reference topics, side by side
+    with the facts: a worker starting on an empty table (a new deployment, a replay under a new
+    app id) would otherwise judge its first facts without officers, plans or agency names, and
+    a replay would not rebuild the same leads. Each reference topic has one partition and each
+    record replaces its whole set, so the last good record of each topic is the set; a poison
+    record is passed over here (the reference agent parks it). Read once per process by its
+    own consumer — not through Faust's, whose fetch may be held up behind the very agents
+    waiting here. Read from where the worker group's reference agent goes on (the beginning for a
+    new group): what lies before is in the reference table already, restored from its
+    changelog. Should the broker not answer, the worker goes on after a loud error with what
+    the reference table holds (the reference agent fills it soon after)."""
+    global _sets_at_start, _sets_reading
+    if _sets_at_start is not None:
+        return
+    if _sets_reading is None:
+        _sets_reading = asyncio.ensure_future(_read_reference_sets())
+    try:
+        sets = await asyncio.shield(_sets_reading)
+    except Exception as exc:
+        log.error("reading the reference sets at start-up failed (%r); the rules start with the reference "
+                  "table as it is", exc)
+        sets = {}
+    _sets_at_start = sets
+
+
+async def _read_reference_sets(timeout: float = 60.0) -> dict:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+
+    # the worker group's own id: its committed offsets say where the reference agent goes on
+    # from (what lies before is in the reference table, restored from its changelog)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, group_id=settings.app_id,
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=REFERENCE_MAX_BYTES + 65536,
+                                fetch_max_bytes=REFERENCE_MAX_BYTES + 65536, **settings.aiokafka_client_kwargs())
+    await asyncio.wait_for(consumer.start(), timeout)
+    try:
+        tps = [TopicPartition(topic, 0) for topic in REFERENCE_TOPICS]
+        consumer.assign(tps)
+        ends = await asyncio.wait_for(consumer.end_offsets(tps), timeout)
+        starts = {tp: await asyncio.wait_for(consumer.committed(tp), timeout) or 0 for tp in tps}
+        for tp in tps:
+            consumer.seek(tp, starts[tp])
+        sets: dict[str, dict] = {}
+        left = {tp for tp in tps if starts[tp] < ends[tp]}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while left:
+            if loop.time() > deadline:
+                raise TimeoutError(f"reference topics not read to their end in {timeout:.0f} s: "
+                                   f"{sorted(tp.topic for tp in left)}")
+            got = await consumer.getmany(*left, timeout_ms=500)
+            for tp, records in got.items():
+                for record in records:
+                    if record.offset >= ends[tp]:
+                        continue
+                    try:
+                        _, ref = codec.decode(record.value)
+                        sets[ref["kind"]] = {"version": ref["version"], "items": json.loads(ref["items_json"]),
+                                             "offset": record.offset}
+                    except (DecodeError, KeyError, ValueError):
+                        pass
+            for tp in list(left):
+                if await consumer.position(tp) >= ends[tp]:
+                    left.discard(tp)
+        log.info("reference sets on the log at start-up: %s",
+                 ", ".join(f"{k} v{v['version']} ({len(v['items'])})" for k, v in sorted(sets.items())) or "none")
+        return sets
+    finally:
+        await consumer.stop()
 
 
 async def dead_letter(msg, reason: str, stage: str) -> None:
@@ -141,12 +289,12 @@ async def emit(outputs, source_msg) -> list:
 
 
 async def durably(sent: list) -> None:
-    """Wait until the broker has acknowledged `sent`. Called before the table write that records
-    those outputs as emitted: the write goes to the changelog through another producer queue and
-    partition, so without the wait a crash can leave the state saying "emitted" (restored from
-    the changelog on restart) while the lead itself never reached the broker — the redelivered
-    input then finds its delivery id seen and the lead is lost (tests/faults/test_crash.py).
-    Only records with outputs wait, and a tick waits once for all of its keys."""
+    """Wait until the broker has acknowledged `sent`. Called (Staged.flush) before the table
+    writes that record those outputs as emitted: a write goes to the changelog through another
+    producer queue and partition, so without the wait a crash can leave the state saying
+    "emitted" (restored from the changelog on restart) while the lead itself never reached the
+    broker — the redelivered input then finds its delivery id seen and the lead is lost
+    (tests/faults/test_crash.py)."""
     if not sent:
         return
     _send_now()
@@ -163,10 +311,9 @@ async def durably(sent: list) -> None:
 
 
 def _send_now() -> None:
-    """Let nothing linger in the producer while an agent waits for acknowledgements: the waiting
-    record's outputs would otherwise sit out `producer_linger_ms` before they are even sent, and
-    the agent waits one record at a time — with every record raising a lead, the worker fell
-    behind at 100 records/s (bench/RESULTS.md (d): lead p99 10–13 s; with this, 0.81 s). What
+    """Let nothing linger in the producer while an agent waits for acknowledgements: the batch's
+    last outputs would otherwise sit out `producer_linger_ms` before they are even sent (with
+    one wait per record, the worker fell behind at 100 records/s: bench/RESULTS.md (d)). What
     aiokafka's own transactional flush does, without its wait: close the open batches (later
     records start new ones) and wake the sender. aiokafka internals, guarded: if they are not
     there the records simply linger as before."""
@@ -316,6 +463,7 @@ async def _forget_assignment(app, assigned, **kwargs) -> None:
 
 async def handle(space: KeySpace, event) -> None:
     """Decode → rules → outputs → table: the whole body of every key-space agent."""
+    await reference_at_start()
     msg = event.message
     if msg.topic == "hub.clock":
         await receive_tick(space, msg)
@@ -353,7 +501,7 @@ async def release_ticks(space: KeySpace, msg) -> None:
         ts, at = pending.pop(0)
         await apply_tick(space, msg.partition, parse_time(at), msg)
         if space is CASE:  # the markers on the broker before the pending list that drops the tick
-            await durably(await send_markers(msg.partition, ts, at))
+            table.sent += await send_markers(msg.partition, ts, at)
     if len(pending) != len(held["pending"]):
         table[key] = {**held, "pending": pending}
 
@@ -407,7 +555,7 @@ async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
     index = DUE[space.name]
     config = current_config()
     failures: dict[str, str] = {}
-    sent, writes = [], []
+    writes = []
     for key in index.pop_due(partition, at):
         state = table.get(key)
         if not state:
@@ -421,8 +569,7 @@ async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
         if new_state != state:
             writes.append((key, new_state))
         index.note(partition, key, new_state)
-        sent += await emit(outputs, msg)
-    await durably(sent)  # outputs on the broker before the states that say they were emitted
+        table.sent += await emit(outputs, msg)  # on the broker before the states (Staged.flush)
     for key, new_state in writes:
         table[key] = new_state
     for name, example in failures.items():
@@ -461,7 +608,7 @@ async def handle_fact(space: KeySpace, msg) -> None:
         await dead_letter(msg, f"rule error: {exc!r}", f"{space.name}-agent")
         return
     new_state["_p"] = msg.partition
-    await durably(await emit(outputs, msg))  # before the state that says they were emitted
+    table.sent += await emit(outputs, msg)  # on the broker before the state (Staged.flush)
     table[key] = new_state
     DUE[space.name].note(msg.partition, key, new_state)
     if space is CASE and msg.topic == "enforcement.cases":
@@ -496,18 +643,52 @@ def _space_agent(space: KeySpace):
     space.load()
 
     async def agent(stream):
-        async for event in stream.events():
-            try:
-                await handle(space, event)
-            except Exception as exc:  # never let one record crash the agent: park it and go on
-                log.exception("unexpected failure on %s/%s/%s", event.message.topic, event.message.partition,
-                              event.message.offset)
-                await dead_letter(event.message, f"worker error: {exc!r}", f"{space.name}-agent")
+        async for events in stream.take_events(BATCH_MAX, within=BATCH_WITHIN):
+            await handle_batch(space, events)
 
     agent.__name__ = f"{space.name}_agent"
     agent.__qualname__ = agent.__name__
     topics = (*space.topics, "hub.clock") if space is CASE else space.topics
     return app.agent(raw_topic(*topics), name=f"zhongshu.{space.name}")(agent)
+
+
+async def handle_batch(space: KeySpace, events) -> None:
+    """Handle a batch of records, then flush its states (Staged). Faust acknowledges the batch's
+    offsets only after this returns. Should an output of the batch not be delivered, the batch's
+    states are dropped and its records handled again one at a time, so the record whose output
+    fails is parked on the dead-letter topic as before and the others go on (their outputs are
+    sent again: deterministic ids, idempotent consumers)."""
+    table = TABLES[space.name]
+    for event in events:
+        await _handle_one(space, event)
+    try:
+        await table.flush()
+        return
+    except Exception as exc:  # a delivery failed: nothing of the batch was written
+        log.warning("%s: an output of a batch of %d was not delivered (%r); handling it one record at a time",
+                    space.name, len(events), exc)
+        table.discard()
+        DUE[space.name].forget()  # it noted the dropped states: rebuilt from the table when needed
+    for event in events:
+        await _handle_one(space, event)
+        try:
+            await table.flush()
+        except Exception as exc:
+            table.discard()
+            DUE[space.name].forget()
+            await dead_letter(event.message, f"output not delivered: {exc!r}", f"{space.name}-agent")
+
+
+async def _handle_one(space: KeySpace, event) -> None:
+    token = _current_event.set(weakref.ref(event))  # take_events hands over events, not a current one
+    try:
+        await handle(space, event)
+    except Exception as exc:  # never let one record crash the agent: park it and go on
+        log.exception("unexpected failure on %s/%s/%s", event.message.topic, event.message.partition,
+                      event.message.offset)
+        await dead_letter(event.message, f"worker error: {exc!r}", f"{space.name}-agent")
+    finally:
+        _current_event.reset(token)
 
 
 enterprise_agent = _space_agent(ENTERPRISE)
@@ -522,6 +703,7 @@ async def reference_agent(stream):
         msg = event.message
         try:
             _, ref = codec.decode(msg.value)
-            reference_table[ref["kind"]] = {"version": ref["version"], "items": json.loads(ref["items_json"])}
+            reference_table[ref["kind"]] = {"version": ref["version"], "items": json.loads(ref["items_json"]),
+                                            "offset": msg.offset}
         except (DecodeError, KeyError, ValueError) as exc:
             await dead_letter(msg, f"bad reference set: {exc}", "reference-agent")
