@@ -41,6 +41,10 @@ REBUILD_ALIAS = "rebuild"         # SQLite: the ATTACHed rebuild database
 # position once, needs no upsert on them, so on PostgreSQL they load without their primary
 # key (index upkeep is most of the database's work in a load) and get it in finish_rebuild
 POSITIONAL_TABLES = ("timeline",)
+# secondary indexes the load itself reads through, kept during it: the projector looks up the
+# staff actions of each batch's leads (lead_history.lead_id) and the highest SSE sequence
+# (leads.change_seq) — without them every batch scans what the rebuild has loaded so far
+LOAD_INDEXES = ("ix_lead_history_lead_id", "ix_leads_change_seq")
 
 
 class LegacySchema(RuntimeError):
@@ -109,7 +113,8 @@ def rebuild_target(engine: Engine) -> tuple[Engine, str]:
             # bulk load first, index afterwards (finish_rebuild): several times faster on PostgreSQL
             for table in projected_tables():
                 for index in table.indexes:
-                    conn.execute(text(f'DROP INDEX "{name}"."{index.name}"'))
+                    if index.name not in LOAD_INDEXES:
+                        conn.execute(text(f'DROP INDEX "{name}"."{index.name}"'))
             for table in POSITIONAL_TABLES:
                 pk = inspect(conn).get_pk_constraint(table, schema=name)["name"]
                 conn.execute(text(f'ALTER TABLE "{name}"."{table}" DROP CONSTRAINT "{pk}"'))
@@ -159,7 +164,8 @@ def finish_rebuild(engine: Engine, target: Engine, namespace: str) -> None:
             conn.execute(text(f'ALTER TABLE "{namespace}"."{name}" ADD CONSTRAINT "{pk}" PRIMARY KEY ({cols})'))
         for table in projected_tables():
             for index in table.indexes:
-                index.create(conn)
+                if index.name not in LOAD_INDEXES:
+                    index.create(conn)
         for table in projected_tables():
             conn.execute(text(f'ANALYZE "{namespace}"."{table.name}"'))
 

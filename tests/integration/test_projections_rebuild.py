@@ -237,3 +237,31 @@ def test_parallel_rebuild_on_postgres_matches_the_live_projector_with_duplicates
     monkeypatch.setattr(FreshKeys, "BITS", 64)
     rebuild(settings, batch_size=5, progress=False, workers=1)
     assert_same_tables(before, snapshot(pg_url))
+
+
+def test_the_bulk_load_keeps_the_indexes_it_reads_through_and_gets_the_rest_before_the_swap(pg_url):
+    """A PostgreSQL rebuild loads without secondary indexes, except those the projector reads
+    through while loading (schema.LOAD_INDEXES): without the lead_history(lead_id) index each
+    batch's staff-action lookup scans every row loaded so far, quadratic on a long lead log."""
+    from sqlalchemy import inspect
+
+    from projections.models import PROJECTED_TABLES
+    from projections.schema import LOAD_INDEXES, drop_rebuild, ensure_schema, finish_rebuild, rebuild_target
+
+    engine = make_engine(pg_url)
+    ensure_schema(engine)
+    target, namespace = rebuild_target(engine)
+    try:
+        def indexes() -> set[str]:
+            insp = inspect(engine)
+            return {ix["name"] for t in PROJECTED_TABLES for ix in insp.get_indexes(t, schema=namespace)}
+
+        live = {ix["name"] for t in PROJECTED_TABLES for ix in inspect(engine).get_indexes(t)}
+        during = indexes()
+        assert set(LOAD_INDEXES) <= during, "the load reads through these"
+        assert during == set(LOAD_INDEXES), "every other secondary index waits for the end of the load"
+        finish_rebuild(engine, target, namespace)
+        assert indexes() == live, "before the swap the rebuilt tables have every index of the live ones"
+    finally:
+        drop_rebuild(engine, target, namespace)
+        engine.dispose()
