@@ -266,10 +266,12 @@ def _fact(msg, value: dict) -> Fact:
     kind = KIND_OF_TOPIC[msg.topic]
     if "zs_origin" in headers:  # forwarded by the case worker: evidence points at the original record
         topic, partition, offset = headers["zs_origin"].rsplit("/", 2)
+        ts = float(headers["zs_origin_ts"]) if headers.get("zs_origin_ts") else None  # the original's, not the forward's
         return Fact(kind=kind, value=value, topic=topic, partition=int(partition), offset=int(offset),
-                    ce_id=headers.get("ce_id", ""), case=json.loads(headers["zs_case"]) if headers.get("zs_case") else None)
+                    ce_id=headers.get("ce_id", ""), case=json.loads(headers["zs_case"]) if headers.get("zs_case") else None,
+                    ts=ts)
     return Fact(kind=kind, value=value, topic=msg.topic, partition=msg.partition, offset=msg.offset,
-                ce_id=headers.get("ce_id", ""))
+                ce_id=headers.get("ce_id", ""), ts=msg.timestamp)
 
 
 async def emit(outputs, source_msg) -> list:
@@ -499,7 +501,7 @@ async def release_ticks(space: KeySpace, msg) -> None:
     gate = GATES[space.name]
     while pending and gate.ready(msg.partition, pending[0][0]):
         ts, at = pending.pop(0)
-        await apply_tick(space, msg.partition, parse_time(at), msg)
+        await apply_tick(space, msg.partition, parse_time(at), msg, ts)
         if space is CASE:  # the markers on the broker before the pending list that drops the tick
             table.sent += await send_markers(msg.partition, ts, at)
     if len(pending) != len(held["pending"]):
@@ -550,7 +552,8 @@ def receive_marker(space: KeySpace, msg) -> None:
     table[key] = held
 
 
-async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
+async def apply_tick(space: KeySpace, partition: int, at, msg, ts: float | None = None) -> None:
+    """Tick `at` (appended to hub.clock at `ts` seconds) on the due keys of one partition."""
     table = TABLES[space.name]
     index = DUE[space.name]
     config = current_config()
@@ -561,7 +564,7 @@ async def apply_tick(space: KeySpace, partition: int, at, msg) -> None:
         if not state:
             continue
         try:
-            new_state, outputs = dispatch(space, state, Tick(at), key, config)
+            new_state, outputs = dispatch(space, state, Tick(at, ts), key, config)
         except Exception as exc:  # e.g. CalendarYearNotCovered: loud, but the other keys go on
             failures.setdefault(type(exc).__name__, f"{key}: {exc}")
             index.note(partition, key, state)  # still due: the next tick tries again
@@ -631,6 +634,7 @@ async def forward_case_fact(msg, fact: Fact) -> None:
     headers = list(msg.headers or []) + [
         ("zs_origin", f"{msg.topic}/{msg.partition}/{msg.offset}".encode()),
         ("zs_case", json.dumps(filed, ensure_ascii=False, default=str).encode()),
+        ("zs_origin_ts", repr(float(msg.timestamp)).encode()),  # the case record's own append time (repr round-trips)
     ]
     uscc = (filed.get("party") or {}).get("uscc") or (filed.get("party") or {}).get("id_token")
     if uscc:

@@ -13,23 +13,36 @@ the confiscated amounts) of the decisions dated in M total ≥ `ratio` (2) × th
 `baseline_months` (6) months before M — a month without decisions counts 0 — and ≥
 `min_amount` (100,000 yuan).
 
-* A month is judged once it is complete: on the first tick or decided event dated after its
-  last day. detected_at is the month's last instant (end_of_day of its last day), so tick
-  spacing never changes a lead.
+* Time enters only as recorded clock ticks. A decided event is deduplicated when it arrives
+  and then held, unjudged; a tick absorbs the held decisions recorded before it (see below),
+  advances the clock, and judges. A month is judged once it is complete: on the first tick
+  after its last day. detected_at is the month's last instant (end_of_day of its last day), so
+  tick spacing never changes a lead.
+* Order of arrival: decisions reach this key space forwarded from several case partitions, so
+  two replays of one log may interleave them differently with the ticks. The marker protocol
+  (streams/app.py) guarantees only that when a tick is applied here, every decision whose case
+  record was appended before the tick's record (`Fact.ts` < `Tick.ts`) has arrived. A tick
+  therefore absorbs exactly those held decisions (all of them when either `ts` is unknown), in
+  (ts, decided_at, log position) order; later ones stay held for the next tick (ties stay held
+  too: a case record appended in the tick's own millisecond may be forwarded on either side of
+  the markers). What a tick sees is thus a function of the log alone, and so are the leads.
 * History: the agency's history starts with the first month in which the hub saw one of its
   decisions. A month is judged only when all its `baseline_months` previous months lie inside
   that history (`min_history_months`, default = baseline_months): the hub cannot tell a surge
   from the months before it started listening, so a new agency's first half-year raises
   nothing instead of comparing against zeros it never observed.
-* A decision arriving late (up to `late_arrival_days`) re-judges its month and the months
-  whose baseline it belongs to; a changed finding re-emits the same lead (finding = month).
-  Leads are not withdrawn.
+* A decision arriving late (up to `late_arrival_days` behind the clock of the tick that
+  absorbs it) re-judges, on that tick, its month and the months whose baseline it belongs to;
+  a changed finding re-emits the same lead (finding = month). Leads are not withdrawn.
 * Evidence: the `evidence_limit` largest decisions of the month (the explanation gives the
   full count and total), so state and leads stay bounded for busy agencies.
 
 State: {"agency", "region", "first": "YYYY-MM", "months": {"YYYY-MM": {"total": "…", "n": int,
-"top": [[amount, at, evidence], …]}}, "_clock", "_due", "_seen", "_emitted"}. Months older than
-the baseline of the oldest still-open month are dropped; "top" lists only for open months.
+"top": [[amount, at, evidence], …]}}, "held": [{"ts", "at", "amount", "agency", "region", "id",
+"evidence"}, …], "_clock", "_due", "_seen", "_emitted"}. Months older than the baseline of the
+oldest still-open month are dropped; "top" lists only for open months. "held" (sorted, absent
+when empty) lives only until the next tick that passes its entries (ticks come every minute);
+while anything is held, `_due` is an instant long past, so the next tick visits the key.
 """
 from __future__ import annotations
 
@@ -42,6 +55,7 @@ from .base import (
     RuleConfig,
     Tick,
     copy_state,
+    delivery_id,
     emit,
     end_of_day,
     event_time,
@@ -64,23 +78,29 @@ def key(fact: Fact) -> str | None:
     return (fact.case or {}).get("agency_code") or fact.value.get("agency_code") or None
 
 
+# `_due` while decisions are held: before any tick, so the next tick always visits the key
+_HELD_DUE = "1970-01-01T00:00:00+00:00"
+
+
 def evaluate(state: dict, item: Fact | Tick, config: RuleConfig) -> tuple[dict, list[dict]]:
     state = copy_state(state)
     out: list[dict] = []
-    if isinstance(item, Tick):
-        at = item.at.astimezone(CST)
-    else:
+    if not isinstance(item, Tick):
         if key(item) is None or seen(state, item):
             return state, out
         at = event_time(item).astimezone(CST)
         mark_seen(state, item, at.date())
-        _absorb(state, item, at, config)
-    if at.isoformat() > state.get("_clock", ""):
-        state["_clock"] = at.isoformat()
+        _hold(state, item, at, config)
+        state["_due"] = _HELD_DUE  # judged on the next tick, never on a fact
+        return state, out
+    _release(state, item.ts, config)
+    at = item.at.astimezone(CST).isoformat()
+    if at > state.get("_clock", ""):
+        state["_clock"] = at
     if state.get("months"):
         _prune(state, config)
         _judge(state, config, out)
-        _set_due(state, config)
+    _set_due(state, config)
     return state, out
 
 
@@ -113,25 +133,53 @@ def _amount(v, config: RuleConfig) -> Decimal:
     return total
 
 
-def _absorb(state: dict, fact: Fact, at, config: RuleConfig) -> None:
+def _held_order(h: dict):
+    ev = h["evidence"]
+    return (h["ts"] is not None, h["ts"] or 0.0, h["at"], ev["ce_id"], ev["topic"], ev["partition"], ev["offset"])
+
+
+def _hold(state: dict, fact: Fact, at, config: RuleConfig) -> None:
+    """What `_absorb` needs of a decided event, kept (sorted) until a tick passes it."""
     v = fact.value
     filing = fact.case or {}
-    state["agency"] = key(fact)
-    if filing.get("region_code"):
-        state["region"] = filing["region_code"]
-    month = _month(at.date())
+    amount = _amount(v, config)
+    party = (filing.get("party") or {}).get("name") or "当事人"
+    held = state.setdefault("held", [])
+    held.append({
+        "ts": fact.ts, "at": at.isoformat(), "amount": str(amount), "agency": key(fact),
+        "region": filing.get("region_code") or None, "id": delivery_id(fact),
+        "evidence": fact.evidence(f"处罚决定 {v.get('decision_no')}（{party}，罚没 {_yuan(amount)} 元，"
+                                  f"{at.date().isoformat()}）"),
+    })
+    held.sort(key=_held_order)
+
+
+def _release(state: dict, tick_ts: float | None, config: RuleConfig) -> None:
+    """Absorb the held decisions recorded before the tick (all, when either time is unknown)."""
+    held = state.pop("held", [])
+    keep = []
+    for h in held:  # already in (ts, at, position) order
+        if tick_ts is None or h["ts"] is None or h["ts"] < tick_ts:
+            _absorb(state, h, config)
+        else:
+            keep.append(h)
+    if keep:
+        state["held"] = keep
+
+
+def _absorb(state: dict, h: dict, config: RuleConfig) -> None:
+    state["agency"] = h["agency"]
+    if h["region"]:
+        state["region"] = h["region"]
+    month = h["at"][:7]
     if month < state.get("first", "9999-99"):
         state["first"] = month
-    amount = _amount(v, config)
     m = state.setdefault("months", {}).setdefault(month, {"total": "0", "n": 0, "top": []})
-    m["total"] = str(Decimal(m["total"]) + amount)
+    m["total"] = str(Decimal(m["total"]) + Decimal(h["amount"]))
     m["n"] += 1
-    party = (filing.get("party") or {}).get("name") or "当事人"
-    ev = fact.evidence(f"处罚决定 {v.get('decision_no')}（{party}，罚没 {_yuan(amount)} 元，{at.date().isoformat()}）")
-    limit = int(config.get(_CODE, "evidence_limit", 50))
-    m["top"].append([str(amount), at.isoformat(), ev])
+    m["top"].append([h["amount"], h["at"], h["evidence"]])
     m["top"].sort(key=lambda x: (-Decimal(x[0]), x[1], x[2]["ce_id"]))
-    del m["top"][limit:]
+    del m["top"][int(config.get(_CODE, "evidence_limit", 50)):]
 
 
 def _prune(state: dict, config: RuleConfig) -> None:
@@ -143,6 +191,8 @@ def _prune(state: dict, config: RuleConfig) -> None:
         if k < open_from and m["top"]:
             m["top"] = []
     prune_book(state, date.fromisoformat(keep_from + "-01"))
+    for h in state.get("held", ()):  # still to come: its duplicates must still be recognised
+        state.setdefault("_seen", {})[h["id"]] = h["at"][:10]
 
 
 def _yuan(x) -> str:
@@ -190,10 +240,14 @@ def _judge(state: dict, config: RuleConfig, out: list) -> None:
 
 
 def _set_due(state: dict, config: RuleConfig) -> None:
-    """The end of the newest month not yet complete, when it could still surge."""
+    """Long past while decisions are held (the next tick absorbs them); else the end of the
+    earliest month not yet complete that could still surge."""
+    if state.get("held"):
+        state["_due"] = _HELD_DUE
+        return
     clock = state["_clock"]
     floor = money(config.get(_CODE, "min_amount", "100000"))
-    pending = [end_of_day(_last_day(k)).isoformat() for k, m in state["months"].items()
+    pending = [end_of_day(_last_day(k)).isoformat() for k, m in (state.get("months") or {}).items()
                if end_of_day(_last_day(k)).isoformat() >= clock and Decimal(m["total"]) >= floor]
     if pending:
         state["_due"] = min(pending)

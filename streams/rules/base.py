@@ -35,6 +35,10 @@ class Fact:
     `case` carries the case's `filed` record (agency_code, party, region_code, matter_code, …)
     for case events, attached by the worker that keys cases by case_id, so rules keyed by
     enterprise or agency can use later lifecycle events that do not repeat those fields.
+
+    `ts` is the append timestamp (seconds) of the original input record (for a forwarded case
+    fact: of the case record, not of the forward), None where unknown. It orders a fact against
+    the ticks' `ts` (the marker protocol's watermark); it is never part of evidence.
     """
 
     kind: str
@@ -44,6 +48,7 @@ class Fact:
     offset: int = -1
     ce_id: str = ""
     case: Mapping[str, Any] | None = None
+    ts: float | None = None
 
     def evidence(self, summary: str) -> dict:
         return {
@@ -58,9 +63,13 @@ class Fact:
 
 @dataclass(frozen=True)
 class Tick:
-    """A recorded clock tick (时钟事件) from hub.clock; deadlines are judged only on these."""
+    """A recorded clock tick (时钟事件) from hub.clock; deadlines are judged only on these.
+
+    `ts` is the append timestamp (seconds) of the tick record on hub.clock, None where unknown:
+    when a key space applies the tick, every input whose own `ts` is before it has been read."""
 
     at: datetime
+    ts: float | None = None
 
 
 @dataclass

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from connectors.uscc import make_uscc
+from streams.rules.base import parse_time
 from tests.conftest import start_hub, stop_hub
 
 pytestmark = pytest.mark.integration
@@ -226,6 +227,27 @@ def test_a_tick_right_behind_the_events_does_not_overtake_them(scene):
     hub.sync()
     late = [l for l in leads(hub.staff, rule_code="PEN_PUBLICITY_LATE") if any(c in str(l) for c in cases)]
     assert late == []
+
+
+def test_a_fine_surge_is_judged_on_the_first_tick_after_the_month_not_on_a_later_decision(scene):
+    """AGY_FINE_SURGE: decisions forwarded from several case partitions wait in the agency space
+    for a tick; a decision dated in the next month does not complete the month, the tick does."""
+    hub, enterprise, agency = scene
+    months = ["2025-09", "2025-10", "2025-11", "2025-12", "2026-01", "2026-02"]
+    plan = [(f"{m}-15", "50000.00") for m in months] + [("2026-03-10", "150000.00"), ("2026-04-01", "100.00")]
+    for day, fine in plan:
+        case_id = f"甬海市监案〔2026〕{uid(6)}号"
+        events = case_events(enterprise, agency, case_id, f"{day}T15:00:00+08:00", fine=fine)
+        events[0]["filed_at"] = f"{day}T09:00:00+08:00"
+        post(hub.enforcement, "/api/v1/intake/enforcement/cases", events)
+    hub.admin.post("/api/v1/clock/ticks", json={"at": "2026-03-31T23:00:00+08:00"}).raise_for_status()
+    hub.sync()
+    assert leads(hub.staff, rule_code="AGY_FINE_SURGE", agency_code=agency) == []
+    hub.admin.post("/api/v1/clock/ticks", json={"at": "2026-04-01T00:00:01+08:00"}).raise_for_status()
+    hub.sync()
+    [lead] = leads(hub.staff, rule_code="AGY_FINE_SURGE", agency_code=agency)
+    assert parse_time(lead["detected_at"]) == parse_time("2026-03-31T23:59:59.999999+08:00"), lead["detected_at"]
+    assert "罚没金额 150,000.00 元" in lead["explanation"] and "月均 50,000.00 元" in lead["explanation"]
 
 
 def test_a_reference_set_larger_than_kafkas_1_mb_default_reaches_the_worker(scene):

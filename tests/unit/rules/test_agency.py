@@ -1,5 +1,10 @@
 """机关指标规则: AGY_FINE_SURGE (罚没异常增长)."""
+import random
+from dataclasses import replace
+
+from streams.keyspaces import AGENCY, dispatch, earliest_due
 from streams.rules import agency as rule
+from streams.rules.base import Tick, parse_time
 
 from .conftest import AGENCIES, AGY_SCJ, AGY_ZHZF, REGION, codes, config, decided, filed, run, tick
 
@@ -60,9 +65,13 @@ def test_months_without_decisions_count_zero_but_the_floor_applies():
     assert surge(run(rule, facts_lo, cfg())[1]) == []
 
 
-def test_a_decision_in_the_next_month_completes_the_month():
+def test_a_decision_in_the_next_month_does_not_complete_the_month_the_next_tick_does():
     facts = baseline() + [fine(20, "2026-03-10", "300000"), fine(21, "2026-04-01", "100", )]
-    [lead] = surge(run(rule, facts, cfg())[1])
+    state, out = run(rule, facts, cfg())
+    assert surge(out) == [] and "months" not in state and len(state["held"]) == 8
+    state, out = run(rule, [tick("2026-03-31" + EOD)], cfg(), state)  # the month's last instant
+    assert surge(out) == [] and "held" not in state and state["_due"] == "2026-03-31" + EOD
+    [lead] = surge(run(rule, [tick("2026-04-01T00:00:00+08:00")], cfg(), state)[1])
     assert lead["detected_at"] == "2026-03-31" + EOD and len(lead["evidence"]) == 1
 
 
@@ -84,19 +93,24 @@ def test_confiscation_counts_unless_configured_off():
     assert surge(run(rule, facts, cfg({"AGY_FINE_SURGE": {"include_confiscated": False}}))[1]) == []
 
 
-def test_late_decision_for_a_judged_month_updates_the_lead():
+def test_late_decision_for_a_judged_month_updates_the_lead_on_the_next_tick():
     facts = baseline() + [fine(20, "2026-03-10", "150000"), tick("2026-04-02T00:00:00+08:00"),
                           fine(21, "2026-03-30", "20000")]
-    leads = surge(run(rule, facts, cfg())[1])
-    assert len(leads) == 2 and leads[0]["lead_id"] == leads[1]["lead_id"]
-    assert "170,000.00 元" in leads[1]["explanation"] and len(leads[1]["evidence"]) == 2
+    state, out = run(rule, facts, cfg())
+    [first] = surge(out)
+    assert "150,000.00 元" in first["explanation"] and len(first["evidence"]) == 1
+    [second] = surge(run(rule, [tick("2026-04-02T00:01:00+08:00")], cfg(), state)[1])
+    assert second["lead_id"] == first["lead_id"]
+    assert "170,000.00 元" in second["explanation"] and len(second["evidence"]) == 2
 
 
 def test_late_decision_completing_a_surge_after_the_month_ended():
     facts = baseline() + [fine(20, "2026-03-10", "90000"), tick("2026-04-02T00:00:00+08:00")]
     state, out = run(rule, facts, cfg())
     assert surge(out) == []
-    _, out = run(rule, [fine(21, "2026-03-30", "20000")], cfg(), state)
+    state, out = run(rule, [fine(21, "2026-03-30", "20000")], cfg(), state)
+    assert surge(out) == []  # held until a tick
+    _, out = run(rule, [tick("2026-04-02T00:01:00+08:00")], cfg(), state)
     [lead] = surge(out)
     assert lead["detected_at"] == "2026-03-31" + EOD
 
@@ -125,7 +139,95 @@ def test_replay_is_deterministic_and_independent_of_tick_spacing():
 
 def test_state_and_evidence_stay_bounded():
     facts = [fine(i, f"2026-03-{1 + i % 28:02d}", str(1000 + i)) for i in range(80)]
-    state, _ = run(rule, facts, cfg({"AGY_FINE_SURGE": {"evidence_limit": 10}}))
+    state, _ = run(rule, facts + [tick("2026-03-31T12:00:00+08:00")],
+                   cfg({"AGY_FINE_SURGE": {"evidence_limit": 10}}))
     assert len(state["months"]["2026-03"]["top"]) == 10 and state["months"]["2026-03"]["n"] == 80
+    assert "held" not in state  # held decisions live only until the next tick
     state, _ = run(rule, [tick("2027-06-01T00:00:00+08:00")], cfg(), state)
-    assert state["months"] == {} and state["_seen"] == {}
+    assert state["months"] == {} and state["_seen"] == {} and "held" not in state and "_due" not in state
+
+
+# ---- replay determinism: decisions forwarded from several case partitions ----------------------
+
+def at_ts(f, ts):
+    """The fact as forwarded: `ts` is its case record's append time (header zs_origin_ts)."""
+    return replace(f, ts=ts)
+
+
+def clock(at, ts):
+    return Tick(at=parse_time(at), ts=ts)
+
+
+def test_a_held_decision_is_judged_only_on_a_tick_recorded_after_it():
+    base, _ = run(rule, baseline() + [tick("2026-03-01T00:00:00+08:00")], cfg())  # ts unknown: absorbs all
+    assert "held" not in base and "_due" not in base
+    state, out = run(rule, [at_ts(fine(20, "2026-03-10", "300000"), 1000.0)], cfg(), base)
+    assert out == [] and state["months"] == base["months"] and state["_clock"] == base["_clock"]
+    assert [h["ts"] for h in state["held"]] == [1000.0]
+    assert earliest_due({"agency": state}) <= parse_time("2026-03-01T00:00:00+08:00")  # the next tick visits
+    # ticks after the month's end, but recorded before the decision (or in its millisecond): still held
+    for n, ts in enumerate((999.0, 1000.0)):
+        state, out = run(rule, [clock(f"2026-04-01T00:0{n}:00+08:00", ts)], cfg(), state)
+        assert out == [] and "2026-03" not in state["months"] and len(state["held"]) == 1
+        assert state["_clock"] == f"2026-04-01T00:0{n}:00+08:00" and state["_due"] == rule._HELD_DUE
+    state, out = run(rule, [clock("2026-04-01T00:02:00+08:00", 1000.001)], cfg(), state)
+    [lead] = surge(out)
+    assert lead["detected_at"] == "2026-03-31" + EOD and "300,000.00 元" in lead["explanation"]
+    assert "held" not in state and "_due" not in state
+    # a tick whose own time is unknown absorbs whatever is held
+    state, _ = run(rule, [at_ts(fine(21, "2026-04-02", "100"), 5000.0)], cfg(), state)
+    state, _ = run(rule, [tick("2026-04-02T00:00:00+08:00")], cfg(), state)
+    assert "held" not in state and state["months"]["2026-04"]["n"] == 1
+
+
+# Two case partitions forward decisions of one agency; the ticks' `ts` are their hub.clock append
+# times. P0: the March surge, then a decision of April 1 (which completed March on arrival under
+# the old rule); P1: a late decision for March, then an April one.
+_BASE = [at_ts(f, float(i)) for i, f in enumerate(baseline(), start=1)]
+_P0 = [at_ts(fine(20, "2026-03-10", "150000"), 20.0), at_ts(fine(22, "2026-04-01", "100"), 35.0)]
+_P1 = [at_ts(fine(21, "2026-03-30", "20000"), 32.0), at_ts(fine(23, "2026-04-05", "90000"), 45.0)]
+_TICKS = [clock("2026-03-01T00:00:00+08:00", 10.0), clock("2026-04-01T00:00:00+08:00", 30.0),
+          clock("2026-04-01T00:01:00+08:00", 40.0), clock("2026-05-01T00:00:00+08:00", 50.0)]
+T0, T1, T2, T3 = _TICKS
+F20, F22 = _P0
+F21, F23 = _P1
+# Both consistent with the marker protocol (a fact recorded before a tick precedes it), each
+# partition in its own order; only facts recorded after a tick move across it.
+EARLY = [*_BASE, T0, F20, F21, F22, F23, T1, T2, T3]
+LATE = [*_BASE, T0, F20, T1, F21, F22, T2, F23, T3]
+
+
+def valid_orders(n: int, seed: int = 7):
+    """Random interleavings of the partitions and the ticks that the marker protocol allows."""
+    rnd = random.Random(seed)
+    for _ in range(n):
+        queues, ticks, order = [list(_BASE + _P0), list(_P1)], list(_TICKS), []
+        while any(queues) or ticks:
+            heads = [q for q in queues if q]
+            tick_ok = ticks and all(q[0].ts >= ticks[0].ts for q in heads)
+            take = ticks if tick_ok and (not heads or rnd.random() < 0.5) else rnd.choice(heads)
+            order.append(take.pop(0))
+        yield order
+
+
+def through_dispatch(items):
+    """As the worker runs it: a tick reaches the rule only when the state is due (keyspaces)."""
+    space, state, leads = AGENCY.load(), {}, []
+    for item in items:
+        state, out = dispatch(space, state, item, AGY_SCJ, cfg())
+        leads += out.leads
+    return state.get("agency"), leads
+
+
+def test_replays_that_interleave_case_partitions_differently_emit_the_same_leads():
+    early, late = run(rule, EARLY, cfg()), run(rule, LATE, cfg())
+    assert early[1] == late[1] and early[0] == late[0]
+    [first, second] = surge(early[1])  # the surge on T1 (tick-recorded decisions only), the late one on T2
+    assert first["lead_id"] == second["lead_id"] and first["detected_at"] == "2026-03-31" + EOD
+    assert "150,000.00 元" in first["explanation"] and len(first["evidence"]) == 1
+    assert "170,000.00 元" in second["explanation"] and len(second["evidence"]) == 2
+    assert "held" not in early[0] and early[0]["months"]["2026-04"]["total"] == "90100"
+    assert through_dispatch(EARLY) == through_dispatch(LATE) == early
+    for order in valid_orders(40):
+        assert run(rule, order, cfg()) == early
+        assert through_dispatch(order) == early
