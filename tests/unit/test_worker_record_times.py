@@ -54,15 +54,14 @@ def test_a_released_tick_reaches_the_rules_with_its_append_time(monkeypatch):
         seen.append(item)
         return state, Outputs()
 
-    table = {"AGY": {"agency": {"_due": "1970-01-01T00:00:00+00:00"}},
-             worker.TICKS_KEY.format(0): {"_p": 0, "pending": [[1767225600.25, "2026-01-01T08:00:00+08:00"]]}}
+    table = worker.Staged({"AGY": {"agency": {"_due": "1970-01-01T00:00:00+00:00"}},
+                           worker.TICKS_KEY.format(0): {"_p": 0, "pending": [[1767225600.25, "2026-01-01T08:00:00+08:00"]]}})
     monkeypatch.setitem(worker.TABLES, AGENCY.name, table)
     monkeypatch.setitem(worker.DUE, AGENCY.name, Index())
     monkeypatch.setitem(worker.GATES, AGENCY.name, SimpleNamespace(ready=lambda partition, ts: True))
     monkeypatch.setattr(worker, "dispatch", dispatch)
     monkeypatch.setattr(worker, "current_config", lambda: None)
     monkeypatch.setattr(worker, "emit", nothing)
-    monkeypatch.setattr(worker, "durably", nothing)
     asyncio.run(worker.release_ticks(AGENCY, msg("hub.facts-by-agency", timestamp=0.0, partition=0)))
     assert seen == [Tick(parse_time("2026-01-01T08:00:00+08:00"), 1767225600.25)]
     assert table[worker.TICKS_KEY.format(0)]["pending"] == []
