@@ -147,7 +147,8 @@ TABLES = {
     for space in (ENTERPRISE, CASE, AGENCY)
 }
 BATCH_MAX = 256       # records per batch (one acknowledgement wait, one commit point)
-BATCH_WITHIN = 0.005  # seconds a batch waits for more records: the latency a quiet stream pays
+BATCH_WITHIN = 0.02   # seconds a batch waits for more records: the latency a quiet stream pays, and
+                      # an idle worker wakes every BATCH_WITHIN per agent (6.6 % of a core at 5 ms)
 
 _config_cache: tuple[tuple, RuleConfig] | None = None
 # kind -> {"version", "items", "offset"}: the sets on the reference topics when this worker
