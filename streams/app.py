@@ -672,16 +672,19 @@ async def handle_batch(space: KeySpace, events) -> None:
     except Exception as exc:  # a delivery failed: nothing of the batch was written
         log.warning("%s: an output of a batch of %d was not delivered (%r); handling it one record at a time",
                     space.name, len(events), exc)
-        table.discard()
-        DUE[space.name].forget()  # it noted the dropped states: rebuilt from the table when needed
+        _drop_batch(space)
     for event in events:
         await _handle_one(space, event)
         try:
             await table.flush()
         except Exception as exc:
-            table.discard()
-            DUE[space.name].forget()
+            _drop_batch(space)
             await dead_letter(event.message, f"output not delivered: {exc!r}", f"{space.name}-agent")
+
+
+def _drop_batch(space: KeySpace) -> None:
+    TABLES[space.name].discard()
+    DUE[space.name].forget()  # it noted the dropped states: rebuilt from the table when needed
 
 
 async def _handle_one(space: KeySpace, event) -> None:
