@@ -34,7 +34,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .infra import REPO, Infra, child_env, free_port, loadavg, machine, median
+from .infra import REPO, Infra, child_env, cpu_seconds, free_port, loadavg, machine, median
 
 CST = timezone(timedelta(hours=8))
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -91,6 +91,62 @@ class Hub:
                 os.killpg(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and every live descendant of it."""
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        kids.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, ()))
+    return out
+
+
+def _role(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+    except OSError:
+        return "?"
+    for name in ("worker", "projector", "api"):
+        if name.encode() in argv:
+            return name
+    return "other"
+
+
+def role_cpu(hub: "Hub") -> dict[str, float]:
+    """CPU seconds so far of each process of the hub under test (api, worker(s), projector),
+    the broker and PostgreSQL (postmaster and its backends), for CPU per record by role.
+    A PostgreSQL backend that exited between two samples takes its CPU with it (the API's and
+    projector's pooled connections live for the whole run)."""
+    roles: dict[str, float] = {}
+    for child in hub.children:
+        for pid in _tree(child):
+            r = _role(child)
+            roles[r] = roles.get(r, 0.0) + cpu_seconds(pid)
+    infra = hub.infra
+    kafka_pid = infra.kafka.pid() if infra.kafka is not None else None
+    if kafka_pid:
+        roles["kafka"] = sum(cpu_seconds(p) for p in _tree(kafka_pid))
+    if infra.pg is not None:
+        try:
+            postmaster = int((infra.pg.pgdata / "postmaster.pid").read_text().split()[0])
+            roles["postgres"] = sum(cpu_seconds(p) for p in _tree(postmaster))
+        except (OSError, ValueError, IndexError):
+            pass
+    roles["bench"] = cpu_seconds(os.getpid())
+    return roles
 
 
 def inspection(sid: str, agency: str, n: int) -> dict:
@@ -199,6 +255,7 @@ async def step(hub: Hub, rate: float, duration: float, concurrency: int, poll: f
     watchers = [asyncio.create_task(watch_kafka()), asyncio.create_task(watch_api())]
     await asyncio.wait_for(sse_ready.wait(), 30)
     await asyncio.sleep(1.0)  # the stream has taken its starting point (the newest change) by now
+    cpu0 = role_cpu(hub)
     t0 = time.monotonic()
     sent = 0
     n_total = int(rate * duration)
@@ -225,6 +282,7 @@ async def step(hub: Hub, rate: float, duration: float, concurrency: int, poll: f
     deadline = time.monotonic() + settle
     while time.monotonic() < deadline and (len(at_kafka) < len(sched) or len(at_api) < len(sched)):
         await asyncio.sleep(0.2)
+    cpu1 = role_cpu(hub)
     stop.set()
     for w in watchers:
         w.cancel()
@@ -247,6 +305,10 @@ async def step(hub: Hub, rate: float, duration: float, concurrency: int, poll: f
                      "seen": len(kafka_lat)},
         "api_ms": {"p50": ms(pct(api_lat, 0.5)), "p99": ms(pct(api_lat, 0.99)), "max": ms(max(api_lat, default=None)),
                    "seen": len(api_lat)},
+        # CPU of each process from the first send until the last lead arrived (or settle ran out),
+        # in µs per offered record; the machine's budget is nproc × 1e6 / rate
+        "cpu_us_per_record": {r: round(1e6 * (cpu1[r] - cpu0.get(r, 0.0)) / max(1, len(sched)))
+                              for r in sorted(cpu1)},
         "errors": errors[:5], "error_count": len(errors), "load": [round(x, 2) for x in loadavg()],
     }
 
