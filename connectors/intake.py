@@ -51,6 +51,8 @@ log = logging.getLogger("zhongshu.intake")
 # a producer that answered one of these fails every later record too
 BROKEN_PRODUCER = (OutOfOrderSequenceNumber, InvalidProducerEpoch, InvalidProducerIdMapping, ProducerFenced)
 
+CLAIM_ROWS = 1000  # rows per claim statement (6 parameters each; SQLite allows 32,766)
+
 # route name -> (kind, topic, ce_source)
 SOURCES: dict[str, tuple[str, str, str]] = {
     "hotline/workorders": ("workorder", "hotline.workorders", "12345"),
@@ -119,6 +121,47 @@ def _item(sid: str, topic: str, partition: int | None, offset: int | None) -> di
     return {"source_event_id": sid, "ce_id": sid, "topic": topic, "partition": partition, "offset": offset}
 
 
+class GroupCommit:
+    """Group commit (成组提交) of ledger writes: what concurrent requests submit while one
+    transaction runs goes into the next one, together. `fn(items)` runs off the event loop and
+    returns one result per item; if it raises, every request of that group gets the exception
+    (and answers 503; nothing of the group was committed). One request alone waits for nothing:
+    a group starts as soon as the previous one ends, with whatever has arrived."""
+
+    def __init__(self, fn, max_items: int = 2000):
+        self.fn = fn
+        self.max_items = max_items
+        self._pending: list[tuple[Any, asyncio.Future]] = []
+        self._running = False
+
+    async def submit(self, item, run_sync):
+        fut = asyncio.get_running_loop().create_future()
+        self._pending.append((item, fut))
+        if not self._running:
+            self._running = True
+            asyncio.ensure_future(self._drain(run_sync))
+        return await fut
+
+    async def _drain(self, run_sync) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending[:self.max_items], self._pending[self.max_items:]
+                try:
+                    results = await run_sync(self.fn, [item for item, _ in group])
+                except BaseException as exc:  # noqa: BLE001 — handed to every waiting request
+                    for _, fut in group:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for (_, fut), result in zip(group, results):
+                    if not fut.done():
+                        fut.set_result(result)
+        finally:
+            self._running = False
+
+
 class IntakeService:
     def __init__(self, session_factory, producer, codec, *, send_timeout: float = 10.0, claim_lease: float = 30.0,
                  bootstrap: str | None = None, client_kwargs: dict | None = None, renew_producer=None):
@@ -134,10 +177,15 @@ class IntakeService:
         self.client_kwargs = client_kwargs if client_kwargs is not None else getattr(producer, "zs_client_kwargs", {})
         self._inflight: dict[tuple[str, str], asyncio.Future] = {}  # appends of this process not yet stored
         self._sent_by: dict[tuple[str, str], Any] = {}  # the producer each of them was handed to
+        # concurrent requests share one transaction for their claims, and one for their positions
+        self._claims = GroupCommit(self._claim_groups)
+        self._positions = GroupCommit(self._position_groups)
+        self._multirow_claims: bool | None = None  # INSERT … ON CONFLICT DO NOTHING RETURNING available
 
     # -- ledger (blocking; run off the event loop) ---------------------------------------------
 
     def _claim(self, kind: str, topic: str, sid: str, key: str, partition: int) -> bool:
+        """One claim in its own transaction (databases without INSERT … ON CONFLICT … RETURNING)."""
         with self.session_factory() as s, s.begin():
             try:
                 s.add(IntakeLedger(kind=kind, source_event_id=sid, topic=topic, key=key, partition=partition,
@@ -147,21 +195,52 @@ class IntakeService:
             except IntegrityError:
                 return False
 
-    def _claim_many(self, kind: str, topic: str, rows: list[tuple[str, str, int]]) -> set[str] | None:
-        """Claim the ids of `rows` ((sid, key, partition), distinct ids) that nobody claimed
-        before, in one statement; returns the ids this call claimed. None where the database
-        has no INSERT … ON CONFLICT DO NOTHING RETURNING (the caller claims one by one)."""
+    def _claim_groups(self, groups: list[tuple[str, str, list[tuple[str, str, int]]]]) -> list[set[str]]:
+        """The claims of several requests ((kind, topic, [(sid, key, partition)])) in one
+        transaction, one INSERT … ON CONFLICT DO NOTHING RETURNING per kind: each id nobody
+        claimed before goes to the first request that asked for it; per request, the ids it got."""
         now = datetime.now(timezone.utc)
+        wanted: dict[str, dict[str, dict]] = {}  # kind -> sid -> row, first request first
+        for kind, topic, rows in groups:
+            rows_of_kind = wanted.setdefault(kind, {})
+            for sid, key, partition in rows:
+                rows_of_kind.setdefault(sid, {"kind": kind, "source_event_id": sid, "topic": topic, "key": key,
+                                              "partition": partition, "accepted_at": now})
+        got: dict[str, set[str]] = {}
         with self.session_factory() as s, s.begin():
-            insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(s.get_bind().dialect.name)
-            if insert is None:
-                return None
-            stmt = (insert(IntakeLedger)
-                    .values([{"kind": kind, "source_event_id": sid, "topic": topic, "key": key, "partition": partition,
-                              "accepted_at": now} for sid, key, partition in rows])
-                    .on_conflict_do_nothing(index_elements=["kind", "source_event_id"])
-                    .returning(IntakeLedger.source_event_id))
-            return set(s.execute(stmt).scalars())
+            insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[s.get_bind().dialect.name]
+            for kind, rows in wanted.items():
+                values = list(rows.values())
+                got[kind] = set()
+                for i in range(0, len(values), CLAIM_ROWS):  # bound parameters per statement stay under the limits
+                    got[kind].update(s.execute(insert(IntakeLedger).values(values[i:i + CLAIM_ROWS])
+                                               .on_conflict_do_nothing(index_elements=["kind", "source_event_id"])
+                                               .returning(IntakeLedger.source_event_id)).scalars())
+        out = []
+        for kind, _, rows in groups:
+            mine = {sid for sid, _, _ in rows if sid in got[kind]}
+            got[kind] -= mine  # an id asked for twice in one group goes to the first request only
+            out.append(mine)
+        return out
+
+    def _supports_multirow_claims(self) -> bool:
+        if self._multirow_claims is None:
+            with self.session_factory() as s:
+                self._multirow_claims = s.get_bind().dialect.name in ("postgresql", "sqlite")
+        return self._multirow_claims
+
+    async def _claim_rows(self, kind: str, topic: str, rows: list[tuple[str, str, int]], run_sync) -> set[str] | None:
+        """Claim the ids of `rows` ((sid, key, partition), distinct ids) that nobody claimed
+        before, together with what concurrent requests claim; the ids this call claimed. None
+        where the database has no INSERT … ON CONFLICT DO NOTHING RETURNING."""
+        if self._multirow_claims is None:
+            await self._db(run_sync, self._supports_multirow_claims)
+        if not self._multirow_claims:
+            return None
+        try:
+            return await self._claims.submit((kind, topic, rows), run_sync)
+        except SQLAlchemyError as exc:
+            raise IntakeUnavailable(f"intake ledger (database) unavailable: {type(exc).__name__}") from exc
 
     def _release(self, kind: str, sid: str):
         with self.session_factory() as s, s.begin():
@@ -169,12 +248,21 @@ class IntakeService:
                                                  IntakeLedger.offset.is_(None)))
 
     def _record_positions(self, kind: str, positions: list[tuple[str, int, int]]):
+        self._position_groups([(kind, positions)])
+
+    def _position_groups(self, groups: list[tuple[str, list[tuple[str, int, int]]]]) -> list[None]:
+        """Store the log positions of several requests' appends in one transaction."""
         t = IntakeLedger.__table__
         with self.session_factory() as s, s.begin():
-            s.connection().execute(
-                update(t).where(t.c.kind == kind, t.c.source_event_id == bindparam("b_sid"))
-                .values(partition=bindparam("b_partition"), offset=bindparam("b_offset")),
-                [{"b_sid": sid, "b_partition": p, "b_offset": o} for sid, p, o in positions])
+            conn = s.connection()
+            by_kind: dict[str, list[dict]] = {}
+            for kind, positions in groups:
+                by_kind.setdefault(kind, []).extend({"b_sid": sid, "b_partition": p, "b_offset": o}
+                                                    for sid, p, o in positions)
+            for kind, params in by_kind.items():
+                conn.execute(update(t).where(t.c.kind == kind, t.c.source_event_id == bindparam("b_sid"))
+                             .values(partition=bindparam("b_partition"), offset=bindparam("b_offset")), params)
+        return [None] * len(groups)
 
     def _doubt(self, kind: str, sid: str):
         """The append may or may not have reached the log: age the claim past the lease, so the
@@ -203,9 +291,10 @@ class IntakeService:
 
         The records of one call are claimed and handed to the producer in order (so one
         partition keeps their order), then confirmed together. A list's new ids are claimed in
-        one statement (one database round trip instead of one per record); every id claimed
-        before — a duplicate, an append in flight or in doubt, a repeat inside the list — takes
-        the one-by-one path. Raises IntakeUnavailable if any record could not be acknowledged;
+        one statement (one database round trip instead of one per record), in one transaction
+        with the claims of concurrent requests (GroupCommit), and so are the positions; every id
+        claimed before — a duplicate, an append in flight or in doubt, a repeat inside the list —
+        takes the one-by-one path. Raises IntakeUnavailable if any record could not be acknowledged;
         the ones that were are in the log, and a retry of the whole list answers them as
         duplicates."""
         kind, topic, source = SOURCES[route]
@@ -241,7 +330,7 @@ class IntakeService:
             outcomes[i] = (True, _item(sid, topic, meta.partition, meta.offset))
         try:
             if positions:
-                await run_sync(self._record_positions, kind, positions)
+                await self._positions.submit((kind, positions), run_sync)
         except SQLAlchemyError as exc:  # they are in the log: acknowledge; positions are recovered later
             log.warning("intake: %d record(s) appended but their positions not stored: %s", len(positions),
                         type(exc).__name__)
@@ -264,8 +353,8 @@ class IntakeService:
             if sid not in first:
                 key = record_key(kind, rec)
                 first[sid] = (i, key, await self._partition(topic, key))
-        got = await self._db(run_sync, self._claim_many, kind, topic,
-                             [(sid, key, partition) for sid, (_, key, partition) in first.items()])
+        got = await self._claim_rows(kind, topic, [(sid, key, partition) for sid, (_, key, partition) in first.items()],
+                                     run_sync)
         return {sid: first[sid] for sid in got} if got else {}
 
     async def _db(self, run_sync, fn, *args):
@@ -283,7 +372,10 @@ class IntakeService:
         deadline = loop.time() + self.send_timeout
         partition = await self._partition(topic, key)
         while True:
-            if await self._db(run_sync, self._claim, kind, topic, sid, key, partition):
+            got = await self._claim_rows(kind, topic, [(sid, key, partition)], run_sync)
+            if got is None:
+                got = {sid} if await self._db(run_sync, self._claim, kind, topic, sid, key, partition) else set()
+            if sid in got:
                 return "queued", sid, await self._enqueue(kind, topic, source, rec, key, partition)
             row = await self._db(run_sync, self.lookup, kind, sid)
             if row is None:  # released meanwhile (the broker refused it): claim it again

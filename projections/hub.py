@@ -29,12 +29,17 @@ log = logging.getLogger("zhongshu.api")
 STAFF_ROLES = ("supervisor", "admin")
 
 
+KEY_CACHE_MAX = 10_000  # API keys remembered (30 s each), known or not
+
+
 class Hub:
     """Process-wide resources of the API."""
 
     def __init__(self, settings):
         self.settings = settings
-        self.engine = make_engine(settings.db_url)
+        # no pre-ping: two transactions per intake request each paid a round trip for it; a
+        # connection lost to a database restart answers 503 once (api.py) and the pool renews
+        self.engine = make_engine(settings.db_url, pre_ping=False)
         ensure_schema(self.engine)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         self.codec = Codec()
@@ -86,13 +91,26 @@ class Hub:
             await self.positions.stop()
         self.engine.dispose()
 
-    def principal(self, key: str) -> Principal | None:
+    def cached_principal(self, key: str):
+        """(True, principal or None) if the key was looked up within the last 30 s, else (False, None):
+        answered on the event loop, without a thread or the database."""
         hit = self._keys.get(key)
         if hit and hit[0] > time.monotonic():
-            return hit[1]
+            return True, hit[1]
+        return False, None
+
+    def principal(self, key: str) -> Principal | None:
+        known, p = self.cached_principal(key)
+        if known:
+            return p
         with self.Session() as s:
             p = authenticate(s, key)
-        self._keys[key] = (time.monotonic() + 30, p)
+        now = time.monotonic()
+        if len(self._keys) >= KEY_CACHE_MAX:  # unknown keys are cached too: a flood of them must not grow it
+            self._keys = {k: v for k, v in self._keys.items() if v[0] > now}
+            if len(self._keys) >= KEY_CACHE_MAX:
+                self._keys.clear()
+        self._keys[key] = (now + 30, p)
         return p
 
 
@@ -160,8 +178,11 @@ def require(*roles: str):
         auth = request.headers.get("authorization", "")
         if not auth.lower().startswith("bearer "):
             raise HTTPException(401, "missing Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
+        key = auth[7:].strip()
+        known, principal = hub.cached_principal(key)
         try:
-            principal = await run_in_threadpool(hub.principal, auth[7:].strip())
+            if not known:
+                principal = await run_in_threadpool(hub.principal, key)
         except SQLAlchemyError as exc:  # keys live in the database: unavailable, not an error of the caller
             raise HTTPException(503, f"cannot check the key: database unavailable ({type(exc).__name__}); retry later",
                                 headers={"Retry-After": "5"})

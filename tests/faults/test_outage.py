@@ -75,6 +75,14 @@ def probe(url: str, key: str, rec: dict) -> tuple[httpx.Response | None, float]:
     return r, time.monotonic() - started
 
 
+def read_probe(hub) -> tuple[int | str, str | None]:
+    try:
+        r = hub.staff.get("/api/v1/leads", params={"page_size": 1}, timeout=30)
+    except httpx.TransportError:
+        return "transport", None
+    return r.status_code, r.headers.get("retry-after")
+
+
 def run_outage(hub, stop, start, name: str) -> dict:
     load = Load(enterprises=SIZE)
     load.register(hub.admin)
@@ -87,16 +95,30 @@ def run_outage(hub, stop, start, name: str) -> dict:
     while poster.posted < n // 3:
         assert body.is_alive() and time.monotonic() < deadline, f"load stopped early: {body.errors}"
         time.sleep(0.1)
+    # a read just before: the staff key stays cached (30 s), so the reads below reach the lead
+    # query itself, on pooled connections the restart leaves stale
+    assert read_probe(hub)[0] == 200
     stop()
     down_at = time.monotonic()
     probes = []
     extra = Load(enterprises=1, agencies=load.agencies)  # posted while down; lands once after
+    reads = []  # staff reads (lead list): the database's pooled connections go stale over a restart
     while time.monotonic() - down_at < DOWN_SECONDS:
         r, took = probe(hub.url, key, extra.records[0])
         probes.append((r.status_code if r is not None else "transport", took, r.headers.get("retry-after") if r else None))
+        reads.append(read_probe(hub))
         time.sleep(0.5)
     start()
     outage = time.monotonic() - down_at
+    back = time.monotonic()
+    while time.monotonic() - back < 60:  # back: at most a few 503s until the pool has fresh connections
+        reads.append(read_probe(hub))
+        if reads[-1][0] == 200:
+            break
+        time.sleep(0.5)
+    assert all(s in (200, 503) for s, _ in reads), f"staff reads while {name} was down and after: {reads}"
+    assert all(ra and int(ra) >= 1 for s, ra in reads if s == 503), "every 503 says when to retry"
+    assert reads[-1][0] == 200, f"staff reads did not recover after {name} came back: {reads[-10:]}"
     body.join(600)
     assert not body.is_alive() and not body.errors, body.errors
     # the record refused while down is accepted now, once
@@ -118,6 +140,7 @@ def run_outage(hub, stop, start, name: str) -> dict:
                "records_per_second": poster.rate, "http_statuses": dict(poster.statuses),
                "client_retries": poster.retries, "probes_while_down": len(probes),
                "probe_statuses": dict((str(s), statuses.count(s)) for s in set(statuses)),
+               "read_statuses": dict((str(s), [x for x, _ in reads].count(s)) for s in {x for x, _ in reads}),
                "slowest_answer_while_down_seconds": round(slowest, 1), "intake_log": intake_log(hub)}
     figures |= check_log(both, hub.bootstrap)
     figures |= check_leads(both, hub.staff)
