@@ -96,13 +96,29 @@ def cmd_clock_tick(args) -> int:
     return 0
 
 
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def _loop(s) -> str:
+    """The event loop of the API and the worker: "uvloop" (setting event_loop, the default) where
+    uvloop is installed, else "asyncio". A value other than these two is an error."""
+    if s.event_loop not in ("uvloop", "asyncio"):
+        raise SystemExit(f"error: event_loop = {s.event_loop!r}: expected \"uvloop\" or \"asyncio\"")
+    return "uvloop" if s.event_loop == "uvloop" and _importable("uvloop") else "asyncio"
+
+
 def cmd_worker(args) -> int:
     # Faust creates only the last level of its datadir (<home>/faust): a worker on a fresh machine needs <home>
     _settings(args).home.mkdir(parents=True, exist_ok=True)
     from streams.app import app
 
     # Faust's worker command turns its own web server back on unless told not to
-    sys.argv = ["zhongshu-worker", "worker", "-l", args.loglevel, "--without-web"]
+    loop = ["--loop", "uvloop"] if _loop(_settings(args)) == "uvloop" else []
+    print(f"worker event loop: {'uvloop' if loop else 'asyncio'}", flush=True)
+    sys.argv = ["zhongshu-worker", *loop, "worker", "-l", args.loglevel, "--without-web"]
     app.main()
     return 0
 
@@ -120,8 +136,11 @@ def cmd_api(args) -> int:
     from projections.api import create_app
 
     s = _settings(args)
+    loop = _loop(s)
+    print(f"api event loop: {loop}", flush=True)
     uvicorn.run(create_app(s), host=args.host or s.api_host, port=args.port or s.api_port,
-                log_level=s.log_level.lower(), access_log=False)
+                log_level=s.log_level.lower(), access_log=False,
+                loop=loop, http="httptools" if loop == "uvloop" and _importable("httptools") else "h11")
     return 0
 
 

@@ -42,6 +42,7 @@ class Settings:
     intake_send_timeout: float = 10.0        # seconds intake waits for the broker to take a record (503 after)
     intake_claim_lease: float = 30.0         # seconds before a record claimed by a vanished API process is recovered
     log_level: str = "INFO"
+    event_loop: str = "uvloop"               # uvloop: libuv loop (+ httptools parser in the API); asyncio: the standard library's
     extra: dict = field(default_factory=dict)
 
     @property
