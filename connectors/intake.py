@@ -35,8 +35,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiokafka.errors import InvalidProducerEpoch, InvalidProducerIdMapping, OutOfOrderSequenceNumber, ProducerFenced
-from sqlalchemy import bindparam, delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import bindparam, delete, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -51,7 +50,21 @@ log = logging.getLogger("zhongshu.intake")
 # a producer that answered one of these fails every later record too
 BROKEN_PRODUCER = (OutOfOrderSequenceNumber, InvalidProducerEpoch, InvalidProducerIdMapping, ProducerFenced)
 
-CLAIM_ROWS = 1000  # rows per claim statement (6 parameters each; SQLite allows 32,766)
+CLAIM_ROWS = 1000  # rows per claim statement on SQLite (6 parameters each; SQLite allows 32,766)
+
+# PostgreSQL: claims and positions as arrays, so the statement text never changes with the
+# number of rows (SQLAlchemy compiled a multi-row VALUES afresh for every group: 12 % of the
+# API's CPU at 500 records/s)
+PG_CLAIM = text(
+    'INSERT INTO intake_ledger (kind, source_event_id, topic, key, "partition", accepted_at) '
+    "SELECT :kind, u.sid, u.topic, u.key, u.part, :now "
+    "FROM unnest(CAST(:sids AS text[]), CAST(:topics AS text[]), CAST(:keys AS text[]), CAST(:parts AS int[])) "
+    "AS u(sid, topic, key, part) "
+    "ON CONFLICT (kind, source_event_id) DO NOTHING RETURNING source_event_id")
+PG_POSITIONS = text(
+    'UPDATE intake_ledger AS l SET "partition" = u.part, "offset" = u.off '
+    "FROM unnest(CAST(:sids AS text[]), CAST(:parts AS int[]), CAST(:offsets AS bigint[])) AS u(sid, part, off) "
+    "WHERE l.kind = :kind AND l.source_event_id = u.sid")
 
 # route name -> (kind, topic, ce_source)
 SOURCES: dict[str, tuple[str, str, str]] = {
@@ -208,12 +221,18 @@ class IntakeService:
                                               "partition": partition, "accepted_at": now})
         got: dict[str, set[str]] = {}
         with self.session_factory() as s, s.begin():
-            insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[s.get_bind().dialect.name]
+            dialect = s.get_bind().dialect.name
             for kind, rows in wanted.items():
-                values = list(rows.values())
                 got[kind] = set()
+                if dialect == "postgresql":  # one statement of constant text: compiled and planned once
+                    got[kind].update(s.execute(PG_CLAIM, {
+                        "kind": kind, "now": now, "sids": list(rows), "topics": [r["topic"] for r in rows.values()],
+                        "keys": [r["key"] for r in rows.values()],
+                        "parts": [r["partition"] for r in rows.values()]}).scalars())
+                    continue
+                values = list(rows.values())
                 for i in range(0, len(values), CLAIM_ROWS):  # bound parameters per statement stay under the limits
-                    got[kind].update(s.execute(insert(IntakeLedger).values(values[i:i + CLAIM_ROWS])
+                    got[kind].update(s.execute(sqlite_insert(IntakeLedger).values(values[i:i + CLAIM_ROWS])
                                                .on_conflict_do_nothing(index_elements=["kind", "source_event_id"])
                                                .returning(IntakeLedger.source_event_id)).scalars())
         out = []
@@ -253,15 +272,19 @@ class IntakeService:
     def _position_groups(self, groups: list[tuple[str, list[tuple[str, int, int]]]]) -> list[None]:
         """Store the log positions of several requests' appends in one transaction."""
         t = IntakeLedger.__table__
+        by_kind: dict[str, list[tuple[str, int, int]]] = {}
+        for kind, positions in groups:
+            by_kind.setdefault(kind, []).extend(positions)
         with self.session_factory() as s, s.begin():
             conn = s.connection()
-            by_kind: dict[str, list[dict]] = {}
-            for kind, positions in groups:
-                by_kind.setdefault(kind, []).extend({"b_sid": sid, "b_partition": p, "b_offset": o}
-                                                    for sid, p, o in positions)
-            for kind, params in by_kind.items():
-                conn.execute(update(t).where(t.c.kind == kind, t.c.source_event_id == bindparam("b_sid"))
-                             .values(partition=bindparam("b_partition"), offset=bindparam("b_offset")), params)
+            for kind, rows in by_kind.items():
+                if conn.dialect.name == "postgresql":  # one UPDATE for all rows, where executemany runs one per row
+                    conn.execute(PG_POSITIONS, {"kind": kind, "sids": [r[0] for r in rows],
+                                                "parts": [r[1] for r in rows], "offsets": [r[2] for r in rows]})
+                else:
+                    conn.execute(update(t).where(t.c.kind == kind, t.c.source_event_id == bindparam("b_sid"))
+                                 .values(partition=bindparam("b_partition"), offset=bindparam("b_offset")),
+                                 [{"b_sid": sid, "b_partition": p, "b_offset": o} for sid, p, o in rows])
         return [None] * len(groups)
 
     def _doubt(self, kind: str, sid: str):

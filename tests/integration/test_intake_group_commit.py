@@ -1,4 +1,4 @@
-"""Intake group commit (成组提交) on PostgreSQL: the claims of concurrent requests share one
+"""Intake group commit (成组提交) on PostgreSQL and SQLite: the claims of concurrent requests share one
 transaction, each id goes to exactly one request, and a failed transaction fails every request
 of its group (nothing of it committed)."""
 from __future__ import annotations
@@ -19,9 +19,11 @@ from projections.schema import ensure_schema
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def service(pg_url):
-    engine = make_engine(pg_url)
+@pytest.fixture(params=["postgresql", "sqlite"])
+def service(request, tmp_path):
+    """PostgreSQL (arrays, one statement of constant text) and the embedded SQLite (multi-row VALUES)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else f"sqlite:///{tmp_path / 'z.db'}"
+    engine = make_engine(url)
     ensure_schema(engine)
     yield IntakeService(sessionmaker(engine, expire_on_commit=False), producer=None, codec=None)
     engine.dispose()
@@ -101,3 +103,20 @@ def test_a_group_after_a_failed_one_runs_normally(service):
     first, second = asyncio.run(main())
     assert isinstance(first[0], IntakeUnavailable)
     assert second == {"c-1"}
+
+
+def test_positions_of_several_requests_are_stored_in_one_transaction(service):
+    run = lambda fn, *a: asyncio.to_thread(fn, *a)  # noqa: E731
+    rows = [(f"p-{i}", "k", i % 4) for i in range(2500)]  # more than one statement's worth
+
+    async def main():
+        await service._claim_rows("workorder", "hotline.workorders", rows, run)
+        await asyncio.gather(
+            service._positions.submit(("workorder", [(sid, p, 1000 + i) for i, (sid, _, p) in enumerate(rows[:1200])]), run),
+            service._positions.submit(("workorder", [(sid, p, 1000 + 1200 + i)
+                                                     for i, (sid, _, p) in enumerate(rows[1200:])]), run))
+
+    asyncio.run(main())
+    with service.session_factory() as s:
+        got = {r.source_event_id: (r.partition, r.offset) for r in s.scalars(select(IntakeLedger))}
+    assert got == {sid: (p, 1000 + i) for i, (sid, _, p) in enumerate(rows)}
