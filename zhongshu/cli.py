@@ -111,14 +111,21 @@ def _loop(s) -> str:
 
 
 def cmd_worker(args) -> int:
+    s = _settings(args)
     # Faust creates only the last level of its datadir (<home>/faust): a worker on a fresh machine needs <home>
-    _settings(args).home.mkdir(parents=True, exist_ok=True)
+    s.home.mkdir(parents=True, exist_ok=True)
+    loop = _loop(s)
+    if loop == "uvloop":
+        # Faust picks its loop when `faust` is first imported (from --loop in argv or FAUST_LOOP);
+        # set the policy here, before anything creates a loop
+        import mode.loop
+
+        mode.loop.use("uvloop")
     from streams.app import app
 
+    print(f"worker event loop: {loop}", flush=True)
     # Faust's worker command turns its own web server back on unless told not to
-    loop = ["--loop", "uvloop"] if _loop(_settings(args)) == "uvloop" else []
-    print(f"worker event loop: {'uvloop' if loop else 'asyncio'}", flush=True)
-    sys.argv = ["zhongshu-worker", *loop, "worker", "-l", args.loglevel, "--without-web"]
+    sys.argv = ["zhongshu-worker", "worker", "-l", args.loglevel, "--without-web"]
     app.main()
     return 0
 
