@@ -113,6 +113,17 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
+def _reaped_cpu(pid: int) -> float:
+    """CPU seconds of the children `pid` has waited for (cutime + cstime): a PostgreSQL backend
+    that exited (a pool's overflow connection closed) still counts."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _role(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -127,9 +138,8 @@ def _role(pid: int) -> str:
 
 def role_cpu(hub: "Hub") -> dict[str, float]:
     """CPU seconds so far of each process of the hub under test (api, worker(s), projector),
-    the broker and PostgreSQL (postmaster and its backends), for CPU per record by role.
-    A PostgreSQL backend that exited between two samples takes its CPU with it (the API's and
-    projector's pooled connections live for the whole run)."""
+    the broker and PostgreSQL (postmaster, its live backends and the ones it reaped), for CPU
+    per record by role."""
     roles: dict[str, float] = {}
     for child in hub.children:
         for pid in _tree(child):
@@ -142,7 +152,7 @@ def role_cpu(hub: "Hub") -> dict[str, float]:
     if infra.pg is not None:
         try:
             postmaster = int((infra.pg.pgdata / "postmaster.pid").read_text().split()[0])
-            roles["postgres"] = sum(cpu_seconds(p) for p in _tree(postmaster))
+            roles["postgres"] = sum(cpu_seconds(p) for p in _tree(postmaster)) + _reaped_cpu(postmaster)
         except (OSError, ValueError, IndexError):
             pass
     roles["bench"] = cpu_seconds(os.getpid())
