@@ -146,13 +146,14 @@ class GroupCommit:
         self.max_items = max_items
         self._pending: list[tuple[Any, asyncio.Future]] = []
         self._running = False
+        self._task: asyncio.Future | None = None  # held: the loop keeps only a weak reference to tasks
 
     async def submit(self, item, run_sync):
         fut = asyncio.get_running_loop().create_future()
         self._pending.append((item, fut))
         if not self._running:
             self._running = True
-            asyncio.ensure_future(self._drain(run_sync))
+            self._task = asyncio.ensure_future(self._drain(run_sync))
         return await fut
 
     async def _drain(self, run_sync) -> None:
