@@ -84,12 +84,14 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of one process so far."""
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """User + system CPU seconds of one process so far; with `reaped`, plus those of the
+    children it has waited for (cutime + cstime: a PostgreSQL backend that exited still counts)."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if reaped else 0)
+        return ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
 

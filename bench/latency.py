@@ -113,17 +113,6 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _reaped_cpu(pid: int) -> float:
-    """CPU seconds of the children `pid` has waited for (cutime + cstime): a PostgreSQL backend
-    that exited (a pool's overflow connection closed) still counts."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def _role(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -152,7 +141,7 @@ def role_cpu(hub: "Hub") -> dict[str, float]:
     if infra.pg is not None:
         try:
             postmaster = int((infra.pg.pgdata / "postmaster.pid").read_text().split()[0])
-            roles["postgres"] = sum(cpu_seconds(p) for p in _tree(postmaster)) + _reaped_cpu(postmaster)
+            roles["postgres"] = sum(cpu_seconds(p, reaped=p == postmaster) for p in _tree(postmaster))
         except (OSError, ValueError, IndexError):
             pass
     roles["bench"] = cpu_seconds(os.getpid())
