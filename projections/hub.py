@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 from typing import Any
 
@@ -48,6 +49,7 @@ class Hub:
         self.positions = None
         self.intake = None
         self._keys: dict[str, tuple[float, Principal | None]] = {}
+        self._keys_lock = threading.Lock()
         self.intake_limiter = RateLimiter(settings.intake_rate_per_second, settings.intake_burst)
         self._renew_lock = asyncio.Lock()
         self.producers_renewed = 0
@@ -106,11 +108,12 @@ class Hub:
         with self.Session() as s:
             p = authenticate(s, key)
         now = time.monotonic()
-        if len(self._keys) >= KEY_CACHE_MAX:  # unknown keys are cached too: a flood of them must not grow it
-            self._keys = {k: v for k, v in self._keys.items() if v[0] > now}
-            if len(self._keys) >= KEY_CACHE_MAX:
-                self._keys.clear()
-        self._keys[key] = (now + 30, p)
+        with self._keys_lock:  # lookups run in several threads at once
+            if len(self._keys) >= KEY_CACHE_MAX:  # unknown keys are cached too: a flood of them must not grow it
+                self._keys = {k: v for k, v in self._keys.items() if v[0] > now}
+                if len(self._keys) >= KEY_CACHE_MAX:
+                    self._keys = {}
+            self._keys[key] = (now + 30, p)
         return p
 
 
