@@ -131,9 +131,8 @@ def role_cpu(hub: "Hub") -> dict[str, float]:
     per record by role."""
     roles: dict[str, float] = {}
     for child in hub.children:
-        for pid in _tree(child):
-            r = _role(child)
-            roles[r] = roles.get(r, 0.0) + cpu_seconds(pid)
+        r = _role(child)
+        roles[r] = roles.get(r, 0.0) + sum(cpu_seconds(pid) for pid in _tree(child))
     infra = hub.infra
     kafka_pid = infra.kafka.pid() if infra.kafka is not None else None
     if kafka_pid:
