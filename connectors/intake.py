@@ -61,11 +61,6 @@ PG_CLAIM = text(
     "FROM unnest(CAST(:sids AS text[]), CAST(:topics AS text[]), CAST(:keys AS text[]), CAST(:parts AS int[])) "
     "AS u(sid, topic, key, part) "
     "ON CONFLICT (kind, source_event_id) DO NOTHING RETURNING source_event_id")
-PG_POSITIONS = text(
-    'UPDATE intake_ledger AS l SET "partition" = u.part, "offset" = u.off '
-    "FROM unnest(CAST(:sids AS text[]), CAST(:parts AS int[]), CAST(:offsets AS bigint[])) AS u(sid, part, off) "
-    "WHERE l.kind = :kind AND l.source_event_id = u.sid")
-
 # route name -> (kind, topic, ce_source)
 SOURCES: dict[str, tuple[str, str, str]] = {
     "hotline/workorders": ("workorder", "hotline.workorders", "12345"),
@@ -271,21 +266,22 @@ class IntakeService:
         self._position_groups([(kind, positions)])
 
     def _position_groups(self, groups: list[tuple[str, list[tuple[str, int, int]]]]) -> list[None]:
-        """Store the log positions of several requests' appends in one transaction."""
+        """Store the log positions of several requests' appends in one transaction.
+
+        One UPDATE per row by the full primary key (executemany: one pipelined round trip on
+        PostgreSQL), not one UPDATE joined to an array of ids: the planner may join that one
+        by scanning every ledger row of the kind — it does while the table's statistics lag
+        behind its growth, as they do on any busy day's first minutes — and the cost per request
+        then grows with the ledger (10 ms a request at 40k rows, bench/RESULTS.md "Session 6").
+        A primary-key equality has one plan, whatever the statistics say."""
         t = IntakeLedger.__table__
-        by_kind: dict[str, list[tuple[str, int, int]]] = {}
-        for kind, positions in groups:
-            by_kind.setdefault(kind, []).extend(positions)
+        stmt = (update(t).where(t.c.kind == bindparam("b_kind"), t.c.source_event_id == bindparam("b_sid"))
+                .values(partition=bindparam("b_partition"), offset=bindparam("b_offset")))
+        params = [{"b_kind": kind, "b_sid": sid, "b_partition": p, "b_offset": o}
+                  for kind, positions in groups for sid, p, o in positions]
         with self.session_factory() as s, s.begin():
-            conn = s.connection()
-            for kind, rows in by_kind.items():
-                if conn.dialect.name == "postgresql":  # one UPDATE for all rows, where executemany runs one per row
-                    conn.execute(PG_POSITIONS, {"kind": kind, "sids": [r[0] for r in rows],
-                                                "parts": [r[1] for r in rows], "offsets": [r[2] for r in rows]})
-                else:
-                    conn.execute(update(t).where(t.c.kind == kind, t.c.source_event_id == bindparam("b_sid"))
-                                 .values(partition=bindparam("b_partition"), offset=bindparam("b_offset")),
-                                 [{"b_sid": sid, "b_partition": p, "b_offset": o} for sid, p, o in rows])
+            if params:
+                s.connection().execute(stmt, params)
         return [None] * len(groups)
 
     def _doubt(self, kind: str, sid: str):
