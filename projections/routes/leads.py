@@ -233,6 +233,29 @@ async def list_leads(request: Request,
     return {"items": [lead_json(r) for r in rows[:page_size]], "next_page": page + 1 if len(rows) > page_size else None}
 
 
+STREAM_PAGE = 500  # changes read per poll of the lead stream
+
+
+def stream_page(s, after: int, principal: Principal, rule_code: str | None = None,
+                grade: str | None = None) -> tuple[list, int, bool]:
+    """The next changes of the lead projection after change sequence `after`, as the stream
+    sends them: (the leads that pass the filters and the key's region scope, the sequence read
+    up to, whether more changes wait).
+
+    The changes are read in order through ix_leads_change_seq and filtered here, not in SQL: with
+    the filters in the WHERE clause the planner may read every lead of the rule or region
+    through its index and sort them — it does while the table's statistics lag behind its
+    growth — so each poll of every open stream would cost the size of the table (9 ms at 30k
+    leads) instead of the number of new changes. The cursor moves past changes that do not pass."""
+    rows = list(s.execute(select(Lead).where(Lead.change_seq > after)
+                          .order_by(Lead.change_seq).limit(STREAM_PAGE)).scalars())
+    if not rows:
+        return [], after, False
+    wanted = [r for r in rows if (rule_code is None or r.rule_code == rule_code)
+              and (grade is None or r.grade == grade) and principal.sees_region(r.region_code)]
+    return wanted, rows[-1].change_seq, len(rows) == STREAM_PAGE
+
+
 @router.get("/api/v1/leads/stream", summary="server-sent events of new and changed leads",
             response_description="`text/event-stream`: one `lead` event per new or changed lead; the event "
                                  "`id` is the lead's change sequence (send it back as `Last-Event-ID` to resume); "
@@ -256,25 +279,18 @@ async def stream_leads(request: Request,
     def fetch(after: int | None):
         with hub.Session() as s:
             if after is None:
-                return [], s.execute(select(Lead.change_seq).order_by(Lead.change_seq.desc()).limit(1)).scalar() or 0
-            stmt = select(Lead).where(Lead.change_seq > after)
-            if rule_code:
-                stmt = stmt.where(Lead.rule_code == rule_code)
-            if grade:
-                stmt = stmt.where(Lead.grade == grade)
-            rows = list(s.execute(scoped(stmt, principal).order_by(Lead.change_seq).limit(500)).scalars())
-            return rows, after
+                return [], s.execute(select(Lead.change_seq).order_by(Lead.change_seq.desc()).limit(1)).scalar() or 0, False
+            return stream_page(s, after, principal, rule_code=rule_code, grade=grade)
 
     async def events():
         after = cursor
         if after is None:
-            _, after = await run_in_threadpool(fetch, None)
+            _, after, _ = await run_in_threadpool(fetch, None)
         while True:
-            rows, _ = await run_in_threadpool(fetch, after)
+            rows, after, more = await run_in_threadpool(fetch, after)
             for r in rows:
-                after = r.change_seq
                 yield {"id": str(r.change_seq), "event": "lead", "data": json.dumps(lead_json(r), ensure_ascii=False)}
-            if len(rows) < 500:
+            if not more:
                 if await request.is_disconnected():
                     return
                 await asyncio.sleep(poll)
