@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
-from connectors.uscc import ALPHABET, InvalidUSCC, is_valid_uscc, make_uscc, validate_uscc
+from connectors.uscc import ALPHABET, InvalidUSCC, check_character, is_valid_uscc, make_uscc, validate_uscc
 
 
 def mod31_check(first17: str) -> str:
@@ -133,6 +133,13 @@ def test_make_uscc_always_validates(prefix):
     assert len(code) == 18 and code.startswith(prefix)
     assert validate_uscc(code) == code
     assert code[17] == mod31_check(prefix)
+
+
+@settings(max_examples=500)
+@given(first17)
+def test_check_character_agrees_with_python_stdnum(prefix):
+    # stdnum's check digit indexes each character into the alphabet, so it covers A/N/Y too
+    assert check_character(prefix) == stdnum_uscc.calc_check_digit(prefix) == mod31_check(prefix)
 
 
 @settings(max_examples=500)
