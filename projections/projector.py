@@ -717,7 +717,8 @@ class Resync(Exception):
 
 class Projector:
     def __init__(self, engine, bootstrap: str, client_kwargs: dict | None = None, topics=PROJECTED_TOPICS,
-                 batch_size: int = 2000, migrate: bool = True, replay: bool = False):
+                 batch_size: int = 2000, migrate: bool = True, replay: bool = False,
+                 fetch_min_bytes: int = 65536, fetch_max_wait_ms: int = 50):
         self.engine = engine
         if migrate:
             ensure_schema(engine)
@@ -728,6 +729,11 @@ class Projector:
         self.topics = tuple(topics)
         self.batch_size = batch_size
         self.replay = replay
+        # the broker answers a fetch once it has fetch_min_bytes or after fetch_max_wait_ms: with
+        # records trickling in, a fetch that answers at the first byte makes a batch (a database
+        # transaction of a dozen statements) of a few records, and the projector's CPU goes into
+        # batches, not records (half of it at 500 records/s: bench/RESULTS.md "Session 6")
+        self.fetch_min_bytes, self.fetch_max_wait_ms = fetch_min_bytes, fetch_max_wait_ms
         self.codec = Codec()
         self.stopping = threading.Event()
         self.expected: dict[tuple[str, int], int] | None = None  # offsets as this projector last committed them
@@ -739,7 +745,8 @@ class Projector:
         # check_crcs=False: kafka-python verifies CRC-32C in pure Python (about a fifth of a
         # rebuild's time); the broker checks each batch's CRC when it is produced, and TCP/TLS the wire
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None,
-                                 max_poll_records=self.batch_size, fetch_max_wait_ms=100, check_crcs=False,
+                                 max_poll_records=self.batch_size, fetch_min_bytes=self.fetch_min_bytes,
+                                 fetch_max_wait_ms=self.fetch_max_wait_ms, check_crcs=False,
                                  max_partition_fetch_bytes=4 * 1024 * 1024, **self.kw)
         tps = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         consumer.assign(tps)
@@ -1089,7 +1096,8 @@ def main(settings) -> None:
     from .db import make_engine
 
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    projector = Projector(make_engine(settings.db_url), settings.bootstrap, settings.kafka_client_kwargs())
+    projector = Projector(make_engine(settings.db_url), settings.bootstrap, settings.kafka_client_kwargs(),
+                          fetch_min_bytes=settings.fetch_min_bytes, fetch_max_wait_ms=settings.fetch_max_wait_ms)
     signal.signal(signal.SIGTERM, lambda *_: projector.stopping.set())
     signal.signal(signal.SIGINT, lambda *_: projector.stopping.set())
     log.info("projector consuming %s into %s", ", ".join(projector.topics), settings.db_url.split("@")[-1])

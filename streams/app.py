@@ -34,6 +34,7 @@ settings = load_settings()
 # records the consumer skipped (streams/faustfix.py)
 faustfix.install(strict_topics=(*INGRESS_TOPICS, "hub.clock", "hub.facts-by-enterprise", "hub.facts-by-agency"),
                  bootstrap=settings.bootstrap, client_kwargs=settings.aiokafka_client_kwargs())
+faustfix.fetch_sizes(settings.fetch_min_bytes, settings.fetch_max_wait_ms)
 codec = Codec()
 THRESHOLDS = load_thresholds()
 

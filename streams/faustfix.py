@@ -165,6 +165,29 @@ async def _verify_head(self, tp, committed: int, head: int) -> None:
         restart_worker()
 
 
+def fetch_sizes(min_bytes: int, max_wait_ms: int) -> None:
+    """Fetch settings of the worker's consumer, which Faust does not expose: it builds its
+    aiokafka consumer with fetch_max_wait_ms=1500 and aiokafka's fetch_min_bytes=1, so a fetch
+    answers at the first byte. With records trickling in, every few records are then a fetch
+    of their own, and a batch (take_events: one acknowledgement wait, one produce request)
+    of their own. Set on the consumer Faust builds, before it starts (aiokafka hands them to its
+    fetcher in start())."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    upstream = getattr(AIOKafkaConsumerThread, "_zs_upstream_create", None) or AIOKafkaConsumerThread._create_worker_consumer
+
+    def create(self, transport):
+        consumer = upstream(self, transport)
+        if hasattr(consumer, "_fetch_min_bytes") and hasattr(consumer, "_fetch_max_wait_ms"):
+            consumer._fetch_min_bytes, consumer._fetch_max_wait_ms = int(min_bytes), int(max_wait_ms)
+        else:  # aiokafka internals moved: Faust's settings stay, and it is said
+            log.warning("cannot set the worker consumer's fetch sizes (aiokafka changed); using Faust's")
+        return consumer
+
+    AIOKafkaConsumerThread._zs_upstream_create = upstream
+    AIOKafkaConsumerThread._create_worker_consumer = create
+
+
 def install(strict_topics=(), bootstrap: str | None = None, client_kwargs: dict | None = None) -> None:
     global _strict_topics
     ProducerBuffer._send_pending = _send_pending

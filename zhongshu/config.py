@@ -43,6 +43,8 @@ class Settings:
     intake_claim_lease: float = 30.0         # seconds before a record claimed by a vanished API process is recovered
     log_level: str = "INFO"
     event_loop: str = "uvloop"               # uvloop: libuv loop (+ httptools parser in the API); asyncio: the standard library's
+    fetch_min_bytes: int = 65536             # a worker's or projector's fetch waits for this many bytes ...
+    fetch_max_wait_ms: int = 50              # ... or this long: fewer, fuller fetches (bench/RESULTS.md "Session 6")
     extra: dict = field(default_factory=dict)
 
     @property
