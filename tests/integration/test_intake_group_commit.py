@@ -16,6 +16,8 @@ from projections.db import make_engine
 from projections.models import IntakeLedger
 from projections.schema import ensure_schema
 
+from .plans import captured, most_rows_read
+
 pytestmark = pytest.mark.integration
 
 
@@ -128,7 +130,7 @@ def test_storing_positions_reads_only_the_rows_it_updates_whatever_the_statistic
     UPDATE joined to an array of ids was planned as a scan of every ledger row of the kind —
     10 ms a request at 40k rows, growing with the ledger. EXPLAIN ANALYZE of the statements
     the service runs: no plan node may read more rows than the request stores."""
-    from sqlalchemy import event, text
+    from sqlalchemy import text
 
     engine = make_engine(pg_url)
     ensure_schema(engine)
@@ -139,33 +141,12 @@ def test_storing_positions_reads_only_the_rows_it_updates_whatever_the_statistic
     for start in range(0, 20_000, 2_000):
         asyncio.run(service._claim_rows("inspection", "enforcement.inspections",
                                         [(f"s-{i:06d}", "k", i % 4) for i in range(start, start + 2_000)], run))
-    seen: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("UPDATE"):
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", capture)
     positions = [(f"s-{i:06d}", i % 4, 5_000 + i) for i in range(7_000, 7_040)]
-    asyncio.run(service._positions.submit(("inspection", positions), run))
-    event.remove(engine, "before_cursor_execute", capture)
+    with captured(engine, "UPDATE") as seen:
+        asyncio.run(service._positions.submit(("inspection", positions), run))
     assert seen, "no UPDATE was run"
-
-    def most_rows(plan: dict) -> float:
-        return max([plan.get("Actual Rows", 0) * plan.get("Actual Loops", 1)]
-                   + [most_rows(p) for p in plan.get("Plans", [])])
-
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        for statement, parameters in seen:
-            first = parameters[0] if isinstance(parameters, (list, tuple)) else parameters
-            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, first)
-            plan = cur.fetchone()[0][0]["Plan"]
-            assert most_rows(plan) <= len(positions), (statement, plan)
-        raw.rollback()
-    finally:
-        raw.close()
+    for rows, statement, plan in most_rows_read(engine, seen):
+        assert rows <= len(positions), (statement, plan)
     with service.session_factory() as s:
         got = {r.source_event_id: (r.partition, r.offset)
                for r in s.scalars(select(IntakeLedger).where(IntakeLedger.offset.is_not(None)))}

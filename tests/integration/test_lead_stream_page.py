@@ -4,13 +4,15 @@ and a read that costs the number of new changes, not the size of the lead table.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
 from projections.auth import Principal
 from projections.db import make_engine
 from projections.routes.leads import STREAM_PAGE, stream_page
 from projections.schema import ensure_schema
+
+from .plans import captured, most_rows_read
 
 pytestmark = pytest.mark.integration
 
@@ -64,29 +66,10 @@ def test_a_poll_reads_the_new_changes_not_the_table(engine):
     with 100 new: no plan node may read more rows than a page. With the filters in SQL the
     planner read all 30,000 through ix_leads_rule_code and sorted them (9 ms a poll)."""
     _load(engine, 1, 30_000, "INSP_NO_CODE", "330203")
-    seen: list = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    with sessionmaker(engine)() as s:
-        rows, seq, more = stream_page(s, 29_900, DISTRICT, rule_code="INSP_NO_CODE", grade=None)
-    event.remove(engine, "before_cursor_execute", capture)
+    with captured(engine, "SELECT") as seen:
+        with sessionmaker(engine)() as s:
+            rows, seq, more = stream_page(s, 29_900, DISTRICT, rule_code="INSP_NO_CODE", grade=None)
     assert [r.change_seq for r in rows] == list(range(29_901, 30_001)) and seq == 30_000 and not more
     assert seen
-
-    def most_rows(plan: dict) -> float:
-        return max([plan.get("Actual Rows", 0) * plan.get("Actual Loops", 1)]
-                   + [most_rows(p) for p in plan.get("Plans", [])])
-
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        for statement, parameters in seen:
-            cur.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
-            plan = cur.fetchone()[0][0]["Plan"]
-            assert most_rows(plan) <= STREAM_PAGE, (statement, plan)
-    finally:
-        raw.close()
+    for most, statement, plan in most_rows_read(engine, seen):
+        assert most <= STREAM_PAGE, (statement, plan)
