@@ -326,6 +326,21 @@ def wait_restarted(parent: int, needle: str, old: int, wait: float = 60) -> int:
     raise AssertionError(f"`up` did not restart {needle!r} within {wait}s")
 
 
+def wait_answering(url: str, wait: float = 60) -> None:
+    """Until the API at `url` answers /healthz. A restarted API process exists some time before
+    it listens: a request in between is refused (the last kill of a run can land after the
+    poster's last request, so nothing else has waited for the new process)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"the API at {url} did not answer within {wait}s")
+
+
 class At:
     """Runs each `action` once, on a thread of its own, when progress reaches its mark — while
     the posting threads go on, so a kill lands in the middle of requests, not between them."""

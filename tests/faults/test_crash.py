@@ -24,7 +24,7 @@ from tests.conftest import start_hub, stop_hub
 
 from .support import (
     At, Load, Poster, check_leads, check_log, intake_log, kill9, lead_records, rebuild_and_compare, record,
-    wait_restarted,
+    wait_answering, wait_restarted,
 )
 
 pytestmark = pytest.mark.integration
@@ -92,6 +92,7 @@ def run_load_with_kills(hub, stage: str, kills: int, size: int = SIZE) -> dict:
     marks.join()
     assert len(killed) == kills
     wait_restarted(hub.proc.pid, needle, killed[-1])
+    wait_answering(hub.url)
     hub.sync(timeout=400)
 
     assert set(poster.acked) == load.sids, "every record was acknowledged in the end"
