@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.validation import check_decoded
 from schemas.codec import Codec, DecodeError
 from streams.topics import DERIVED_TOPICS, INGRESS_TOPICS, REFERENCE_TOPICS
+from zhongshu.config import Settings
 
 from .models import (
     Case, ClockState, CreditEvent, CreditRepair, CreditState, CreditTrigger, Inspection, Lead, LeadEvidence,
@@ -718,7 +719,7 @@ class Resync(Exception):
 class Projector:
     def __init__(self, engine, bootstrap: str, client_kwargs: dict | None = None, topics=PROJECTED_TOPICS,
                  batch_size: int = 2000, migrate: bool = True, replay: bool = False,
-                 fetch_min_bytes: int = 65536, fetch_max_wait_ms: int = 50):
+                 fetch_min_bytes: int = Settings.fetch_min_bytes, fetch_max_wait_ms: int = Settings.fetch_max_wait_ms):
         self.engine = engine
         if migrate:
             ensure_schema(engine)
