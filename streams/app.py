@@ -12,6 +12,7 @@ import heapq
 import json
 import logging
 import weakref
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import faust
@@ -22,7 +23,7 @@ from schemas.codec import CE_TYPES, TOPIC_SCHEMAS, Codec, DecodeError, cloudeven
 from zhongshu.config import load_settings
 
 from . import faustfix
-from .keyspaces import AGENCY, CASE, ENTERPRISE, KIND_OF_TOPIC, KeySpace, dispatch, earliest_due
+from .keyspaces import AGENCY, CASE, ENTERPRISE, KIND_OF_TOPIC, KeySpace, dispatch, earliest_due, takes
 from .rules.base import Fact, RuleConfig, Tick, parse_time
 from .rules.config import load_thresholds
 from .topics import INGRESS_TOPICS, REFERENCE_MAX_BYTES, REFERENCE_TOPICS
@@ -628,20 +629,23 @@ def _remember_filing(state: dict, value: dict) -> dict:
 
 
 async def forward_case_fact(msg, fact: Fact) -> None:
-    """Case facts re-keyed for the enterprise and agency key spaces (no Faust group_by hop)."""
+    """Case facts re-keyed for the enterprise and agency key spaces (no Faust group_by hop), each
+    to the spaces with a rule that takes it (keyspaces.takes)."""
     filed = fact.case
     if not filed:
         log.warning("case %s: %s before its filing; not forwarded", fact.value.get("case_id"), fact.value.get("event"))
         return
+    case = json.dumps(filed, ensure_ascii=False, default=str)
     headers = list(msg.headers or []) + [
         ("zs_origin", f"{msg.topic}/{msg.partition}/{msg.offset}".encode()),
-        ("zs_case", json.dumps(filed, ensure_ascii=False, default=str).encode()),
+        ("zs_case", case.encode()),
         ("zs_origin_ts", repr(float(msg.timestamp)).encode()),  # the case record's own append time (repr round-trips)
     ]
+    received = replace(fact, case=json.loads(case))  # the fact as the receiving space builds it (_fact)
     uscc = (filed.get("party") or {}).get("uscc") or (filed.get("party") or {}).get("id_token")
-    if uscc:
+    if uscc and takes(ENTERPRISE, received):
         await facts_by_enterprise.send(key=uscc.encode(), value=msg.value, headers=headers)
-    if filed.get("agency_code"):
+    if filed.get("agency_code") and takes(AGENCY, received):
         await facts_by_agency.send(key=filed["agency_code"].encode(), value=msg.value, headers=headers)
 
 

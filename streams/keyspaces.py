@@ -98,6 +98,15 @@ def dispatch(space: KeySpace, state: dict, item: Fact | Tick, key: str, config: 
     return new_state, out
 
 
+def takes(space: KeySpace, fact: Fact) -> bool:
+    """Whether `dispatch` would run any rule module of `space` on `fact`. The case worker forwards
+    a case fact only to the key spaces that take it: three in four case events (filed,
+    published, fulfilled …) mean nothing to the agency space, which keys only decisions, and
+    each would otherwise cost a produce, a consume, and a changelog write of an unchanged state
+    (bench/RESULTS.md, session 7)."""
+    return any(fact.kind in module.INPUTS and module.key(fact) is not None for module in space.modules)
+
+
 def earliest_due(state: dict) -> datetime | None:
     """The earliest deadline any module of one key's state waits for (None: no tick can change
     this key). `_due` on or before a tick's time is what makes `dispatch` ask a module."""

@@ -65,3 +65,56 @@ def test_a_released_tick_reaches_the_rules_with_its_append_time(monkeypatch):
     asyncio.run(worker.release_ticks(AGENCY, msg("hub.facts-by-agency", timestamp=0.0, partition=0)))
     assert seen == [Tick(parse_time("2026-01-01T08:00:00+08:00"), 1767225600.25)]
     assert table[worker.TICKS_KEY.format(0)]["pending"] == []
+
+
+def test_a_case_fact_is_forwarded_only_to_the_key_spaces_whose_rules_take_it(monkeypatch):
+    sent = []
+
+    def capture(topic):
+        async def send(**kwargs):
+            sent.append((topic, kwargs["key"]))
+        return send
+
+    monkeypatch.setattr(worker.facts_by_agency, "send", capture("agency"))
+    monkeypatch.setattr(worker.facts_by_enterprise, "send", capture("enterprise"))
+    filing = {"case_id": "AJ-1", "agency_code": "AGY", "party": {"uscc": "ENT"}, "filed_at": "2026-01-05T09:00:00+08:00"}
+
+    def forwarded(event: str) -> list:
+        sent.clear()
+        original = msg("enforcement.cases", timestamp=1767225600.0, headers=[("ce_id", f"ce-{event}".encode())])
+        value = {"event": event, "case_id": "AJ-1", **({"party": filing["party"]} if event == "filed" else {})}
+        asyncio.run(worker.forward_case_fact(original, worker.Fact(kind="case", value=value, case=filing)))
+        return sorted(sent)
+
+    # AGY_FINE_SURGE keys decisions only; the enterprise rules (公示, 信用修复, 当事人) take the rest
+    assert forwarded("decided") == [("agency", b"AGY"), ("enterprise", b"ENT")]
+    assert forwarded("filed") == [("enterprise", b"ENT")]
+    assert forwarded("published") == [("enterprise", b"ENT")]
+    assert forwarded("legal_reviewed") == []  # no rule of either space takes it
+
+
+def test_takes_agrees_with_dispatch_for_every_case_event(monkeypatch):
+    """The case worker's routing (takes) and the receiving space's dispatch must never disagree:
+    a fact forwarded that no rule takes costs a hop; one not forwarded that a rule takes is lost."""
+    from streams.keyspaces import ENTERPRISE, SPACES, dispatch, takes
+    from streams.rules.base import RuleConfig
+    from streams.rules.config import load_thresholds
+
+    ran = []
+    for space in SPACES:
+        space.load()
+        for module in space.modules:
+            monkeypatch.setattr(module, "evaluate", lambda state, item, cfg, name=module.__name__: (ran.append(name), (state, []))[1])
+    config = RuleConfig(thresholds=load_thresholds(), reference={})
+    filing = {"case_id": "AJ-1", "agency_code": "AGY", "party": {"uscc": "91350100M000100Y47"},
+              "filed_at": "2026-01-05T09:00:00+08:00", "region_code": "350100", "matter_code": "M1"}
+    events = ("filed", "legal_reviewed", "decided", "recorded", "published", "unpublished", "fulfilled",
+              "rectified", "revoked", "suspended", "resumed", "extended")
+    for space, key in ((ENTERPRISE, "91350100M000100Y47"), (AGENCY, "AGY")):
+        for event in events:
+            value = {"event": event, "case_id": "AJ-1", "decided_at": "2026-02-01T10:00:00+08:00",
+                     "occurred_at": "2026-02-01T10:00:00+08:00", **({"party": filing["party"]} if event == "filed" else {})}
+            fact = worker.Fact(kind="case", value=value, case=filing, topic="enforcement.cases", offset=1, ce_id=f"ce-{event}")
+            ran.clear()
+            dispatch(space, {}, fact, key, config)
+            assert takes(space, fact) == bool(ran), (space.name, event, ran)
