@@ -602,7 +602,7 @@ async def handle_fact(space: KeySpace, msg) -> None:
     if not key or _is_tick_key(key):
         await dead_letter(msg, f"record key {key!r} is not a subject id", f"{space.name}-agent")
         return
-    state = table[key] or {}
+    stored = state = table[key] or {}
     fact = _fact(msg, value)
     if space is CASE and msg.topic == "enforcement.cases":
         state = _remember_filing(state, value)
@@ -615,8 +615,11 @@ async def handle_fact(space: KeySpace, msg) -> None:
         return
     new_state["_p"] = msg.partition
     table.sent += await emit(outputs, msg)  # on the broker before the state (Staged.flush)
-    table[key] = new_state
-    DUE[space.name].note(msg.partition, key, new_state)
+    if outputs.leads or outputs.triggers or new_state != {**stored, "_p": msg.partition}:
+        table[key] = new_state
+        DUE[space.name].note(msg.partition, key, new_state)
+    # else nothing changed (a 咨询 work order no rule takes, a duplicate): no changelog record, and
+    # no empty state kept for a subject no rule follows
     if space is CASE and msg.topic == "enforcement.cases":
         await forward_case_fact(msg, fact)
 

@@ -79,3 +79,51 @@ def test_a_failed_delivery_writes_nothing():
         assert staged.get("a") is None and staged.sent == []
 
     asyncio.run(go())
+
+
+class MissingIsEmpty(RecordingTable):
+    def __missing__(self, key):  # Faust's Table with default=dict
+        return {}
+
+
+def test_a_record_that_changes_no_state_writes_nothing(monkeypatch):
+    """A 咨询 work order no rule takes, or a redelivered complaint, leaves the table and its
+    changelog alone: no record, and no empty state kept for a subject no rule follows."""
+    from schemas.codec import Codec
+    from streams.keyspaces import ENTERPRISE
+    from tests.unit.test_codec import RECORDS
+
+    ENTERPRISE.load()
+    codec = Codec()
+    table = MissingIsEmpty()
+    staged = worker.Staged(table)
+    monkeypatch.setitem(worker.TABLES, ENTERPRISE.name, staged)
+    monkeypatch.setattr(worker, "emit", lambda outputs, msg: asyncio.sleep(0, result=[]))
+    uscc = RECORDS["WorkOrder"]["subject"]["uscc"]
+
+    def record(offset: int, **over):
+        value = codec.encode("WorkOrder", {**RECORDS["WorkOrder"], **over})
+        return SimpleNamespace(topic="hotline.workorders", partition=2, offset=offset, key=uscc.encode(), value=value,
+                               headers=[("ce_id", f"ce-{offset}".encode())], timestamp=1777600000.0 + offset,
+                               tp=("hotline.workorders", 2))
+
+    def handle(msg):
+        async def go():
+            event = Event(msg.partition)
+            event.message = msg
+            token = _current_event.set(weakref.ref(event))
+            try:
+                await worker.handle_fact(ENTERPRISE, msg)
+            finally:
+                _current_event.reset(token)
+            await staged.flush()
+        asyncio.run(go())
+
+    handle(record(1, category="咨询", order_id="GD-ASK"))
+    assert table == {} and table.writes == [], "a 咨询 work order is no rule's input"
+    complaint = record(2)
+    handle(complaint)
+    assert list(table) == [uscc] and table.writes == [(uscc, 2)]
+    kept = table[uscc]
+    handle(complaint)  # redelivered after a crash: seen already
+    assert table.writes == [(uscc, 2)] and table[uscc] == kept
