@@ -16,16 +16,30 @@ class CalendarYearNotCovered(LookupError):
     pass
 
 
+def work_calendar(config) -> "WorkCalendar":
+    """The calendar of a rule configuration (its `holidays` reference set), built once per
+    configuration: its answers are kept, and every deadline of every record asks again."""
+    return config.memo("work calendar", lambda: WorkCalendar(config.ref("holidays")))
+
+
 class WorkCalendar:
     def __init__(self, holiday_sets: Iterable[Mapping] = ()):
         # reference.holidays rows: {"year", "holidays": [dates], "workdays": [make-up dates]}
         self._years: dict[int, tuple[set[date], set[date]]] = {}
+        self._workday: dict[date, bool] = {}
+        self._after: dict[tuple[date, int], date] = {}
         for row in holiday_sets:
             off = {_as_date(d) for d in row.get("holidays", [])}
             on = {_as_date(d) for d in row.get("workdays", [])}
             self._years[int(row["year"])] = (off, on)
 
     def is_workday(self, d: date) -> bool:
+        known = self._workday.get(d)
+        if known is None:
+            known = self._workday[d] = self._is_workday(d)
+        return known
+
+    def _is_workday(self, d: date) -> bool:
         if d.year in self._years:
             off, on = self._years[d.year]
             if d in on:
@@ -45,11 +59,15 @@ class WorkCalendar:
         """The n-th working day after `start` (the start day itself is not counted)."""
         if n < 0:
             raise ValueError("n must be >= 0")
-        d = start
-        while n > 0:
+        known = self._after.get((start, n))
+        if known is not None:
+            return known
+        d, left = start, n
+        while left > 0:
             d += timedelta(days=1)
             if self.is_workday(d):
-                n -= 1
+                left -= 1
+        self._after[(start, n)] = d
         return d
 
     def working_days_between(self, start: date, end: date) -> int:

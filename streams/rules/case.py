@@ -69,7 +69,7 @@ from .base import (
     prune_book,
     seen,
 )
-from .calendar import WorkCalendar
+from .calendar import WorkCalendar, work_calendar
 
 INPUTS = frozenset({"case"})
 CODES = (
@@ -319,7 +319,7 @@ def _judge_decision(state: dict, config: RuleConfig, out: list) -> None:
 
 
 def _calendar(config: RuleConfig) -> WorkCalendar:
-    return WorkCalendar(config.ref("holidays"))
+    return work_calendar(config)
 
 
 def _decision_due(state: dict, config: RuleConfig) -> tuple[date, list[str], bool]:

@@ -57,7 +57,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from .base import CST, Fact, RuleConfig, Tick, emit, end_of_day, iso, make_id, make_lead, parse_time
-from .calendar import WorkCalendar
+from .calendar import work_calendar
 from .tiers import (
     CREDIT_CHINA, DECISION_EVENTS, PUBLICITY_KINDS, REPAIR_KINDS, TIER_MINOR, Epoch, duration_until,
     enterprise_key, epochs, evaluate_decisions, first_obligation, in_time, is_natural_person, periods_of,
@@ -102,7 +102,7 @@ def _judge(record: dict, now: datetime, config: RuleConfig, pending: list[dateti
                 fired[trig["trigger_id"]] = trig["detected_at"]
                 outputs.append(trig)
     if record.get("repairs"):
-        cal = WorkCalendar(config.ref("holidays"))
+        cal = work_calendar(config)
         for lead, anchor in _sla(record, now, cal, config, pending):
             emit(record, lead, outputs, anchor)
     return outputs

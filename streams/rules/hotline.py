@@ -55,7 +55,7 @@ from .base import (
     prune_book,
     seen,
 )
-from .calendar import WorkCalendar
+from .calendar import work_calendar
 
 INPUTS = frozenset({"workorder", "inspection", "case"})
 CODES = ("HOT_ENFORCEMENT_COMPLAINT", "HOT_COMPLAINT_CLUSTER")
@@ -278,7 +278,7 @@ def _judge_cluster(state: dict, config: RuleConfig, out: list) -> None:
             if anchor["d"] < cluster_from.isoformat():
                 continue
             third = members[need - 1][1]
-            calendar = calendar or WorkCalendar(config.ref("holidays"))
+            calendar = calendar or work_calendar(config)
             due = calendar.add_working_days(date.fromisoformat(third["d"]), wd)
             deadline = end_of_day(due).isoformat()
             after = sorted((r for r in state.get("insp", {}).values() if r["at"] >= third["at"]),

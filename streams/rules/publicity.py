@@ -54,7 +54,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .base import CST, Fact, RuleConfig, Tick, emit, end_of_day, iso, make_lead, parse_time
-from .calendar import WorkCalendar
+from .calendar import work_calendar
 from .tiers import (
     CREDIT_CHINA, PUBLICITY_KINDS, REGIME_36, TIER_GENERAL, TIER_MINOR, TIER_SERIOUS, Epoch,
     enterprise_key, epoch_of, epochs, evaluate_decisions, in_time, is_natural_person, periods_of,
@@ -85,7 +85,7 @@ def evaluate(state: dict | None, item: Fact | Tick, config: RuleConfig) -> tuple
 
 
 def _judge(record: dict, now: datetime, config: RuleConfig, pending: list[datetime]) -> list[dict]:
-    cal = WorkCalendar(config.ref("holidays"))
+    cal = work_calendar(config)
     eps = epochs(record)
     pubs = publications(record)
     outputs: list[dict] = []

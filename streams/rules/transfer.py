@@ -50,7 +50,7 @@ from .base import (
     parse_time,
     seen,
 )
-from .calendar import WorkCalendar
+from .calendar import work_calendar
 
 INPUTS = frozenset({"case", "transfer"})
 CODES = ("XFER_SUBSTITUTION", "XFER_APPROVAL_LATE", "XFER_POLICE_NO_DECISION")
@@ -203,7 +203,7 @@ def _judge(state: dict, config: RuleConfig, out: list) -> None:
 
     def calendar():
         nonlocal cal
-        cal = cal or WorkCalendar(config.ref("holidays"))
+        cal = cal or work_calendar(config)
         return cal
 
     def check(code, finding, start_d: date, n, kind, unit, act, evidence_kinds, text_start, act_word):
