@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import heapq
 import json
 import logging
@@ -177,6 +178,21 @@ def current_config() -> RuleConfig:
         reference = {k: v.get("items", []) for k, v in sets.items()}
         _config_cache = (versions, RuleConfig(thresholds=THRESHOLDS, reference=reference))
     return _config_cache[1]
+
+
+_batch_config: contextvars.ContextVar[RuleConfig | None] = contextvars.ContextVar("zhongshu_batch_config", default=None)
+
+
+def batch_config() -> RuleConfig:
+    """current_config(), read once per batch of an agent (handle_batch) rather than per record:
+    comparing the reference sets' versions walks the reference table. A set the reference agent
+    writes meanwhile applies from the next batch, as it applied from some next record before —
+    the reference agent reads its topics side by side with the facts either way."""
+    config = _batch_config.get()
+    if config is None:
+        config = current_config()
+        _batch_config.set(config)
+    return config
 
 
 async def reference_at_start() -> None:
@@ -559,7 +575,7 @@ async def apply_tick(space: KeySpace, partition: int, at, msg, ts: float | None 
     """Tick `at` (appended to hub.clock at `ts` seconds) on the due keys of one partition."""
     table = TABLES[space.name]
     index = DUE[space.name]
-    config = current_config()
+    config = batch_config()
     failures: dict[str, str] = {}
     writes = []
     for key in index.pop_due(partition, at):
@@ -608,7 +624,7 @@ async def handle_fact(space: KeySpace, msg) -> None:
         state = _remember_filing(state, value)
         fact = Fact(**{**fact.__dict__, "case": state.get("_filed")})
     try:
-        new_state, outputs = dispatch(space, state, fact, key, current_config())
+        new_state, outputs = dispatch(space, state, fact, key, batch_config())
     except Exception as exc:  # a rule must never stop the worker: the record is parked, not lost
         log.exception("rule failure on %s/%s/%s", msg.topic, msg.partition, msg.offset)
         await dead_letter(msg, f"rule error: {exc!r}", f"{space.name}-agent")
@@ -672,6 +688,14 @@ async def handle_batch(space: KeySpace, events) -> None:
     fails is parked on the dead-letter topic as before and the others go on (their outputs are
     sent again: deterministic ids, idempotent consumers)."""
     table = TABLES[space.name]
+    token = _batch_config.set(None)  # the configuration is read afresh for each batch
+    try:
+        await _handle_batch(space, events, table)
+    finally:
+        _batch_config.reset(token)
+
+
+async def _handle_batch(space: KeySpace, events, table: Staged) -> None:
     for event in events:
         await _handle_one(space, event)
     try:

@@ -118,3 +118,28 @@ def test_takes_agrees_with_dispatch_for_every_case_event(monkeypatch):
             ran.clear()
             dispatch(space, {}, fact, key, config)
             assert takes(space, fact) == bool(ran), (space.name, event, ran)
+
+
+def test_the_rule_configuration_is_read_once_per_batch_and_afresh_for_the_next(monkeypatch):
+    reads, seen = [], []
+
+    def current_config():
+        reads.append(object())
+        return reads[-1]
+
+    async def handle(space, event):
+        seen.append((event, worker.batch_config(), worker.batch_config()))
+
+    monkeypatch.setattr(worker, "current_config", current_config)
+    monkeypatch.setattr(worker, "handle", handle)
+    monkeypatch.setitem(worker.TABLES, AGENCY.name, worker.Staged({}))
+    class Event:  # weak-referenceable, as Faust's events are (the worker makes each current)
+        def __init__(self, message):
+            self.message = message
+
+    events = [Event(msg("hub.facts-by-agency", timestamp=0.0, offset=i)) for i in range(3)]
+    asyncio.run(worker.handle_batch(AGENCY, events))
+    assert len(reads) == 1 and {id(c) for _, a, b in seen for c in (a, b)} == {id(reads[0])}
+    asyncio.run(worker.handle_batch(AGENCY, events[:1]))
+    assert len(reads) == 2 and seen[-1][1] is reads[1], "a new batch reads the configuration again"
+    assert worker._batch_config.get() is None, "nothing is kept outside a batch"
