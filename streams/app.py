@@ -631,7 +631,7 @@ async def handle_fact(space: KeySpace, msg) -> None:
         return
     new_state["_p"] = msg.partition
     table.sent += await emit(outputs, msg)  # on the broker before the state (Staged.flush)
-    if outputs.leads or outputs.triggers or new_state != {**stored, "_p": msg.partition}:
+    if outputs.leads or outputs.triggers or new_state != (stored or {"_p": msg.partition}):
         table[key] = new_state
         DUE[space.name].note(msg.partition, key, new_state)
     # else nothing changed (a 咨询 work order no rule takes, a duplicate): no changelog record, and

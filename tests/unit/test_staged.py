@@ -127,3 +127,9 @@ def test_a_record_that_changes_no_state_writes_nothing(monkeypatch):
     kept = table[uscc]
     handle(complaint)  # redelivered after a crash: seen already
     assert table.writes == [(uscc, 2)] and table[uscc] == kept
+    # a state an older worker wrote without its partition gets it with the next record: the
+    # tick index (DueIndex) finds a key's deadlines by that partition
+    dict.__setitem__(table, uscc, {k: v for k, v in kept.items() if k != "_p"})
+    table.writes.clear()
+    handle(record(3, category="咨询", order_id="GD-ASK-2"))
+    assert table.writes == [(uscc, 2)] and table[uscc] == kept
