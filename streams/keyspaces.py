@@ -78,9 +78,7 @@ def dispatch(space: KeySpace, state: dict, item: Fact | Tick, key: str, config: 
     for module in space.modules:
         name = _entry(module)
         if isinstance(item, Fact):
-            if item.kind not in module.INPUTS:
-                continue
-            mkey = module.key(item)
+            mkey = _key_of(module, item)
             if mkey is None:
                 continue
             if mkey != key:
@@ -104,7 +102,12 @@ def takes(space: KeySpace, fact: Fact) -> bool:
     published, fulfilled …) mean nothing to the agency space, which keys only decisions, and
     each would otherwise cost a produce, a consume, and a changelog write of an unchanged state
     (bench/RESULTS.md, session 7)."""
-    return any(fact.kind in module.INPUTS and module.key(fact) is not None for module in space.modules)
+    return any(_key_of(module, fact) is not None for module in space.modules)
+
+
+def _key_of(module: ModuleType, fact: Fact) -> str | None:
+    """The key under which `module` takes `fact`; None: the module does not take it."""
+    return module.key(fact) if fact.kind in module.INPUTS else None
 
 
 def earliest_due(state: dict) -> datetime | None:
