@@ -18,16 +18,15 @@ def msg(topic, *, timestamp, headers=(), partition=3, offset=41):
 def test_a_forwarded_fact_carries_the_case_records_append_time(monkeypatch):
     sent = []
 
-    async def capture(**kwargs):
-        sent.append(kwargs)
+    async def capture(topic, key, value, headers):
+        sent.append({"topic": topic, "key": key, "value": value, "headers": headers})
 
-    monkeypatch.setattr(worker.facts_by_agency, "send", capture)
-    monkeypatch.setattr(worker.facts_by_enterprise, "send", capture)
+    monkeypatch.setattr(worker, "produce", capture)
     original = msg("enforcement.cases", timestamp=1767225600.123, headers=[("ce_id", b"ce-1")])
     filing = {"case_id": "AJ-1", "agency_code": "AGY", "party": {"uscc": "ENT"}}
     fact = worker.Fact(kind="case", value={"event": "decided"}, case=filing)
     asyncio.run(worker.forward_case_fact(original, fact))
-    assert [s["key"] for s in sent] == [b"ENT", b"AGY"]
+    assert [(s["topic"], s["key"]) for s in sent] == [("hub.facts-by-enterprise", b"ENT"), ("hub.facts-by-agency", b"AGY")]
     forwarded = msg("hub.facts-by-agency", timestamp=1767225699.5, headers=sent[1]["headers"], partition=0, offset=7)
     got = worker._fact(forwarded, {"event": "decided"})
     assert got.ts == 1767225600.123  # the case record's, exactly; not the forward's
@@ -70,13 +69,10 @@ def test_a_released_tick_reaches_the_rules_with_its_append_time(monkeypatch):
 def test_a_case_fact_is_forwarded_only_to_the_key_spaces_whose_rules_take_it(monkeypatch):
     sent = []
 
-    def capture(topic):
-        async def send(**kwargs):
-            sent.append((topic, kwargs["key"]))
-        return send
+    async def capture(topic, key, value, headers):
+        sent.append((topic.removeprefix("hub.facts-by-"), key))
 
-    monkeypatch.setattr(worker.facts_by_agency, "send", capture("agency"))
-    monkeypatch.setattr(worker.facts_by_enterprise, "send", capture("enterprise"))
+    monkeypatch.setattr(worker, "produce", capture)
     filing = {"case_id": "AJ-1", "agency_code": "AGY", "party": {"uscc": "ENT"}, "filed_at": "2026-01-05T09:00:00+08:00"}
 
     def forwarded(event: str) -> list:
