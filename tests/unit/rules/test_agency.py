@@ -1,6 +1,7 @@
 """机关指标规则: AGY_FINE_SURGE (罚没异常增长)."""
 import random
 from dataclasses import replace
+from datetime import timedelta
 
 from streams.keyspaces import AGENCY, dispatch, earliest_due
 from streams.rules import agency as rule
@@ -166,10 +167,12 @@ def test_a_held_decision_is_judged_only_on_a_tick_recorded_after_it():
     assert [h["ts"] for h in state["held"]] == [1000.0]
     assert earliest_due({"agency": state}) <= parse_time("2026-03-01T00:00:00+08:00")  # the next tick visits
     # ticks after the month's end, but recorded before the decision (or in its millisecond): still held
-    for n, ts in enumerate((999.0, 1000.0)):
-        state, out = run(rule, [clock(f"2026-04-01T00:0{n}:00+08:00", ts)], cfg(), state)
-        assert out == [] and "2026-03" not in state["months"] and len(state["held"]) == 1
-        assert state["_clock"] == f"2026-04-01T00:0{n}:00+08:00" and state["_due"] == rule._HELD_DUE
+    state, out = run(rule, [clock("2026-04-01T00:00:00+08:00", 999.0)], cfg(), state)
+    assert out == [] and "2026-03" not in state["months"] and len(state["held"]) == 1
+    assert state["_clock"] == "2026-04-01T00:00:00+08:00" and state["_due"] == rule._HELD_DUE
+    # the next releases nothing and passes no month end: the state stays as it was, clock included
+    again, out = rule.evaluate(state, clock("2026-04-01T00:01:00+08:00", 1000.0), cfg())
+    assert out == [] and again is state
     state, out = run(rule, [clock("2026-04-01T00:02:00+08:00", 1000.001)], cfg(), state)
     [lead] = surge(out)
     assert lead["detected_at"] == "2026-03-31" + EOD and "300,000.00 元" in lead["explanation"]
@@ -231,3 +234,45 @@ def test_replays_that_interleave_case_partitions_differently_emit_the_same_leads
     for order in valid_orders(40):
         assert run(rule, order, cfg()) == early
         assert through_dispatch(order) == early
+
+
+def test_ticks_that_change_nothing_leave_the_state_as_it_was_and_the_leads_are_those_of_the_full_path(monkeypatch):
+    """The short cut (`_tick_changes_nothing`) against every tick taking the full path, on
+    random orders the marker protocol allows, with ticks every few days so that most visits
+    while decisions are held release nothing: the same leads, and the same states but for the
+    clock of ticks that changed nothing."""
+    rnd = random.Random(11)
+    days = sorted((rnd.randint(1, 9), rnd.randint(1, 28)) for _ in range(60))
+    facts = [at_ts(fine(i, f"2026-{m:02d}-{d:02d}", str(20000 if m <= 6 else rnd.choice([20000, 400000]))), float(10 * i))
+             for i, (m, d) in enumerate(days, start=1)]
+    start = parse_time("2026-01-01T00:00:00+08:00")
+    ticks = [Tick(at=start + timedelta(days=2 * k), ts=1.0 + 4.4 * k) for k in range(140)]  # ~2 ticks a decision
+
+    def orders(n):
+        for _ in range(n):
+            queue, ts, order = list(facts), list(ticks), []
+            while queue or ts:
+                ok = ts and (not queue or queue[0].ts >= ts[0].ts)
+                order.append(ts.pop(0) if ok and (not queue or rnd.random() < 0.5) else queue.pop(0))
+            yield order
+
+    def strip(state):
+        return {k: v for k, v in state.items() if k != "_clock"}
+
+    for order in orders(10):
+        fast_state, fast_out, shortcuts = {}, [], 0
+        slow_state, slow_out = {}, []
+        for item in order:
+            before = fast_state
+            fast_state, out = rule.evaluate(fast_state, item, cfg())
+            fast_out += out
+            shortcuts += fast_state is before
+            with monkeypatch.context() as m:
+                m.setattr(rule, "_tick_changes_nothing", lambda *a: False)
+                slow_state, out = rule.evaluate(slow_state, item, cfg())
+            slow_out += out
+            assert strip(fast_state) == strip(slow_state)
+        assert fast_out == slow_out and surge(fast_out)
+        final = clock("2026-12-01T00:00:00+08:00", None)
+        assert rule.evaluate(fast_state, final, cfg()) == rule.evaluate(slow_state, final, cfg())
+        assert shortcuts > 0
