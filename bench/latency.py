@@ -5,7 +5,8 @@
 
 Starts a broker and PostgreSQL (unless given) and `zhongshu up --clock manual` against them,
 then for each offered rate posts inspections without 行政行为码 (each raises INSP_NO_CODE)
-through `POST /api/v1/intake/enforcement/inspections` for `duration` seconds, open loop: every
+through `POST /api/v1/intake/enforcement/inspections` (a bare keep-alive client, bench/rawhttp.py,
+on uvloop: the load generator shares the machine) for `duration` seconds, open loop: every
 10 ms one request carries the records due by then (at 100/s one record a request, at 1,000/s
 about ten), whatever the previous requests are doing (up to --concurrency in flight). A
 record's clock starts at its scheduled send time, so a hub that falls behind shows it in the

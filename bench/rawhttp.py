@@ -1,11 +1,10 @@
 """A minimal HTTP/1.1 keep-alive client for the latency benchmark's load generator.
 
-The load generator runs on the machine it measures. With httpx, posting the records cost the
-bench process more than the hub's worker spent reading them back out of PostgreSQL (httpx and
-httpcore were half of the bench process's samples at 1,000 records/s: bench/RESULTS.md,
-session 8), and every microsecond it spends is taken from the hub. This client does only
-what the benchmark needs: POST a JSON body on a pooled keep-alive connection and read the
-status and body (Content-Length or chunked). Loopback only, no TLS, no redirects.
+The load generator runs on the machine it measures, so every microsecond it spends is taken
+from the hub. With httpx it cost about 300 µs of CPU per record at 1,000 records/s, and httpx
+and httpcore were half of its samples (bench/RESULTS.md, session 8). This client does only what
+the benchmark needs: POST a JSON body on a pooled keep-alive connection and read the status and
+body (Content-Length or chunked). Loopback only, no TLS, no redirects.
 """
 from __future__ import annotations
 
