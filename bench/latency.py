@@ -51,14 +51,14 @@ def pct(xs, q):
 class Hub:
     """`zhongshu up` against the bench's broker and a fresh database."""
 
-    def __init__(self, infra: Infra, partitions: int, store: str):
+    def __init__(self, infra: Infra, partitions: int, store: str, settings: dict | None = None):
         self.infra = infra
         self.cwd = infra.home("up")
         self.port = free_port()
         self.db = infra.new_database("latency")
         self.env = child_env(broker=infra.bootstrap, database_url=self.db, app_id=f"bench-lat-{uuid.uuid4().hex[:8]}",
                              home=self.cwd / "var", partitions=partitions, store=store, token_secret="bench",
-                             clock="manual", log_level="INFO", intake_rate_per_second=0)
+                             clock="manual", log_level="INFO", intake_rate_per_second=0, **(settings or {}))
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = infra.spawn("up", ["up", "--api-port", str(self.port)], self.env, cwd=self.cwd)
         deadline = time.monotonic() + 240
@@ -342,13 +342,21 @@ def main(argv=None) -> int:
     p.add_argument("--broker")
     p.add_argument("--database-url")
     p.add_argument("--json")
+    p.add_argument("--hub-setting", action="append", default=[], metavar="NAME=VALUE",
+                   help="a setting of the hub under test (ZHONGSHU_<NAME>), e.g. fetch_max_wait_ms=100; repeatable")
     a = p.parse_args(argv)
+    settings = {}
+    for item in a.hub_setting:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            p.error(f"--hub-setting {item!r}: expected NAME=VALUE")
+        settings[name.strip().lower()] = value
     rates = [float(x) for x in a.rates.split(",")]
     info = {"machine": machine(), "args": vars(a), "steps": []}
     print(f"machine: {info['machine']}", flush=True)
     with Infra(a.broker, a.database_url) as infra:
         infra.create_topics(a.partitions)
-        hub = Hub(infra, a.partitions, a.store)
+        hub = Hub(infra, a.partitions, a.store, settings)
         try:
             # warm-up: the worker has joined its group and the projector is reading
             _run(step(hub, 20, 2, a.concurrency, a.poll, 120, "warm"))
