@@ -236,7 +236,7 @@ async def step(hub: Hub, rate: float, duration: float, concurrency: int, poll: f
     from .rawhttp import HTTPError, RawClient
 
     # the records' poster: a bare keep-alive client (bench/rawhttp.py), up to `concurrency`
-    # connections (one per request in flight); httpx here cost the machine more than the worker
+    # connections (one per request in flight); httpx here cost ~300 µs of CPU a record at 1,000/s
     client = RawClient(hub.url, {"Authorization": f"Bearer {hub.keys['enforcement']}"})
     sem = asyncio.Semaphore(concurrency)
     inflight: set = set()

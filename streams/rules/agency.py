@@ -42,7 +42,9 @@ State: {"agency", "region", "first": "YYYY-MM", "months": {"YYYY-MM": {"total": 
 "evidence"}, …], "_clock", "_due", "_seen", "_emitted"}. Months older than the baseline of the
 oldest still-open month are dropped; "top" lists only for open months. "held" (sorted, absent
 when empty) lives only until the next tick that passes its entries (ticks come every minute);
-while anything is held, `_due` is an instant long past, so the next tick visits the key.
+while anything is held, `_due` is an instant long past, so the next tick visits the key. A
+visit that can change nothing leaves the state untouched, `_clock` included
+(`_tick_changes_nothing`): `_clock` is the time of the last tick that could change a finding.
 """
 from __future__ import annotations
 
