@@ -77,6 +77,10 @@ def run_raw(infra: Infra, pos: Positions, records: int, partitions: int) -> dict
             "cpu_us_per_record": round(cpu / records * 1e6, 1), "rss": rss, "inner": inner}
 
 
+# more restarts than this in one run is a failure (ZHONGSHU_BENCH_MAX_RESTARTS)
+MAX_WORKER_RESTARTS = int(os.environ.get("ZHONGSHU_BENCH_MAX_RESTARTS", "3"))
+
+
 def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: str, standby: int = 1,
             workers: int = 1, projector: bool = True, tag: str = "e2e", profile: Path | None = None,
             code: str | None = None) -> dict:
@@ -88,11 +92,13 @@ def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: 
     pos.truncate((*INTERNAL_TOPICS, *DERIVED_TOPICS, "hub.deadletter"))
     before = pos.ends(("supervision.leads", "credit.repair-triggers", "hub.deadletter"))
     procs = []
+    envs = []
     timeline: list = []
     for i in range(workers):
         env = child_env(code, broker=infra.bootstrap, database_url=db or "sqlite:////dev/null", app_id=app_id,
                         home=infra.home(f"worker{i}"), partitions=partitions, store=store,
                         standby_replicas=standby, token_secret="bench", log_level="INFO")
+        envs.append(env)
         prof = profile / f"{tag}-worker{i}.txt" if profile else None
         procs.append(infra.spawn(f"{tag}-worker{i}", ["worker"], env, profile=prof))
     proj = None
@@ -102,11 +108,28 @@ def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: 
         proj = infra.spawn(f"{tag}-projector", ["projector"], env,
                            profile=profile / f"{tag}-projector.txt" if profile else None)
     t0 = procs[0].started
-    alive = lambda: all(p.alive() for p in procs) and (proj is None or proj.alive())  # noqa: E731
+    # A worker that exits is restarted, as `zhongshu up` restarts it: the worker stops on purpose
+    # when Faust dropped fetched records around a rebalance (streams/faustfix.py), to resume from
+    # its committed offset. Its CPU so far (read at every poll) is kept; restarts are reported.
+    spent, last, restarts = [0.0] * workers, [0.0] * workers, []
+
+    def alive() -> bool:
+        for i, p in enumerate(procs):
+            if p.alive():
+                last[i] = cpu_seconds(p.pid)
+                continue
+            if len(restarts) >= MAX_WORKER_RESTARTS:
+                return False
+            restarts.append(f"worker{i}: exited ({p.popen.returncode}) after {time.monotonic() - p.started:.0f} s")
+            print(f"    {tag}: {restarts[-1]}; restarting it", flush=True)
+            spent[i] += last[i]
+            last[i] = 0.0
+            procs[i] = infra.spawn(f"{tag}-worker{i}-r{len(restarts)}", ["worker"], envs[i])
+        return proj is None or proj.alive()
     try:
         t_worker = wait_group_caught_up(pos, app_id, worker_topics(), internal=INTERNAL_TOPICS, alive=alive,
                                         on_poll=_progress_recorder(set(INGRESS_TOPICS), timeline), timeout=7200)
-        worker_cpu = [cpu_seconds(p.pid) for p in procs]
+        worker_cpu = [spent[i] + cpu_seconds(p.pid) for i, p in enumerate(procs)]
         ends = pos.ends(worker_topics())
         starts = pos.beginnings(ends.keys())
         consumed = sum(e - starts.get(tp, 0) for tp, e in ends.items())
@@ -125,7 +148,8 @@ def run_e2e(infra: Infra, pos: Positions, records: int, partitions: int, store: 
     out = {t: sum(n for tp, n in after.items() if tp.topic == t) - sum(n for tp, n in before.items() if tp.topic == t)
            for t in ("supervision.leads", "credit.repair-triggers", "hub.deadletter")}
     distinct, digest = outputs_digest(infra.bootstrap, before, after)
-    return {"app_id": app_id, "code": str(code or "") or None, "workers": workers, "store": store, "wall_worker_s": round(t_worker - t0, 3),
+    return {"app_id": app_id, "code": str(code or "") or None, "workers": workers, "store": store,
+            "worker_restarts": restarts, "wall_worker_s": round(t_worker - t0, 3),
             "wall_s": round(t_proj - t0, 3), "worker_rate": round(records / (t_worker - t0)),
             "rate": round(records / (t_proj - t0)), "steady_worker_rate": _r(_steady(timeline, 0, records)),
             "projector_tail_s": round(t_proj - t_worker, 3), "worker_cpu_s": [round(c, 2) for c in worker_cpu],
